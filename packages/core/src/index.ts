@@ -1,0 +1,87 @@
+// Route definition
+export {
+  defineWssRoute,
+  isWssRoute,
+  assertWssRouteDefinition,
+  ROUTE_BRAND,
+} from "./route.js";
+export type {
+  WssRoute,
+  AnyWssRoute,
+  WssRouteDefinition,
+  WssEventEntry,
+  WssEventConfig,
+  WssHandler,
+  GuardFn,
+  AuthFn,
+  ConnectionHook,
+  RouteEventName,
+  RouteEventInput,
+} from "./route.js";
+
+// Handler context
+export type {
+  WssContext,
+  WssConnectionContext,
+  WssActions,
+  WssTarget,
+  AuthContext,
+  WssRequest,
+  WssHandshake,
+  WssSocket,
+} from "./context.js";
+
+// Errors
+export {
+  LolyError,
+  isClientErrorCode,
+  ERROR_EVENT,
+  CLIENT_ERROR_CODES,
+  CONNECT_ERROR_CODES,
+  STARTUP_ERROR_CODES,
+} from "./errors.js";
+export type {
+  LolyErrorCode,
+  ClientErrorCode,
+  ConnectErrorCode,
+  StartupErrorCode,
+  LolyErrorBody,
+  LolyErrorEvent,
+  AckEnvelope,
+} from "./errors.js";
+
+// Schemas
+export { compileSchema, isWssSchema } from "./schema.js";
+export type {
+  WssSchema,
+  SafeParseSchema,
+  ParseSchema,
+  InferSchemaInput,
+  InferSchemaOutput,
+  SchemaIssue,
+  ValidationResult,
+  CompiledValidator,
+} from "./schema.js";
+
+// Contracts
+export type { RealtimeStateStore, JsonValue, StoreSetOptions, LockRelease } from "./store.js";
+export type {
+  RateLimitCfg,
+  RateLimitScope,
+  RateLimitBackend,
+  RateLimitDecision,
+  TokenBucketSpec,
+} from "./ratelimit.js";
+export type { PresenceBackend, PresenceEntry, ConnectionCounter, WssPresence } from "./presence.js";
+export type { LolyLogger, LogFn, WssMetrics, MetricLabels } from "./logger.js";
+
+// Configuration
+export type {
+  RealtimeConfig,
+  RealtimeConfigInput,
+  DeepPartial,
+  AdapterConfig,
+  StateStoreConfig,
+  LogLevel,
+  Transport,
+} from "./config.js";

@@ -1,0 +1,2 @@
+// Conformance suites for implementations of the core contracts.
+export {};
