@@ -85,3 +85,6 @@ export type {
   LogLevel,
   Transport,
 } from "./config.js";
+
+// Utilities shared by the packages
+export { withTimeout } from "./timeout.js";
