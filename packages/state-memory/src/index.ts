@@ -1,0 +1,3 @@
+// Store
+export { createMemoryStateStore } from "./memory-store.js";
+export type { MemoryStateStore, MemoryStateStoreOptions } from "./memory-store.js";
