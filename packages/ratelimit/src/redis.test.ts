@@ -1,0 +1,312 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { TOKEN_BUCKET_SCRIPT, TOKEN_BUCKET_SHA, createRedisRateLimitBackend } from "./redis.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repoRoot = resolve(here, "../../..");
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const srv = createServer();
+    srv.once("error", fail);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => done(port));
+    });
+  });
+}
+
+/** A throwaway redis-server of our own (its script cache and stats are ours alone). */
+async function startRedisServer(port: number): Promise<ChildProcess> {
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: "ignore",
+  });
+  child.once("error", () => undefined);
+  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on("error", () => undefined);
+  try {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await probe.connect();
+        await probe.ping();
+        return child;
+      } catch {
+        probe.disconnect();
+        await sleep(50);
+      }
+    }
+  } finally {
+    probe.disconnect();
+  }
+  child.kill("SIGKILL");
+  throw new Error(`redis-server did not start on port ${port}`);
+}
+
+function stopRedisServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    child.once("exit", () => done());
+    child.kill("SIGKILL");
+  });
+}
+
+const hasRedisServer = await new Promise<boolean>((done) => {
+  const probe = spawn("redis-server", ["--version"], { stdio: "ignore" });
+  probe.once("error", () => done(false));
+  probe.once("exit", (code) => done(code === 0));
+});
+
+describe("createRedisRateLimitBackend", () => {
+  const prefix = testPrefix("ratelimit");
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = testRedis();
+  });
+
+  afterAll(async () => {
+    await deleteKeys(prefix, redis);
+    redis.disconnect();
+  });
+
+  it("is not local and keeps buckets under `${prefix}rl:` (default prefix loly:)", () => {
+    expect(createRedisRateLimitBackend({ redis }).keyPrefix).toBe("loly:rl:");
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    expect(limiter.local).toBe(false);
+    expect(limiter.keyPrefix).toBe(`${prefix}rl:`);
+  });
+
+  it("admits the burst, refuses with retryAfterMs, then refills", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const spec = { capacity: 3, refillPerSecond: 10 };
+    expect(await limiter.consume("burst", spec)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    expect(await limiter.consume("burst", spec)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+    expect(await limiter.consume("burst", spec)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    const refused = await limiter.consume("burst", spec);
+    expect(refused.allowed).toBe(false);
+    expect(refused.remaining).toBe(0);
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(100);
+    await sleep(refused.retryAfterMs + 5);
+    expect((await limiter.consume("burst", spec)).allowed).toBe(true);
+  });
+
+  it("takes a cost > 1 and never admits a cost above capacity", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const spec = { capacity: 5, refillPerSecond: 0.01 };
+    expect(await limiter.consume("cost", spec, 3)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
+    const refused = await limiter.consume("cost", spec, 3);
+    expect(refused.allowed).toBe(false);
+    expect(refused.remaining).toBe(2);
+    // one missing token at 0.01/s: about 100 s
+    expect(refused.retryAfterMs).toBeGreaterThan(99_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(100_000);
+    expect(await limiter.consume("cost", spec, 2)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+    expect((await limiter.consume("cost-big", spec, 6)).allowed).toBe(false);
+    expect(await redis.exists(`${prefix}rl:cost-big`)).toBe(0);
+  });
+
+  it("never holds more than capacity, however long it idles", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const spec = { capacity: 2, refillPerSecond: 20 };
+    await limiter.consume("cap", spec);
+    await limiter.consume("cap", spec);
+    await sleep(300); // 6 tokens' worth of time
+    const t0 = performance.now();
+    const decisions = await Promise.all(Array.from({ length: 10 }, () => limiter.consume("cap", spec)));
+    const refilledDuring = Math.floor(((performance.now() - t0) / 1000) * spec.refillPerSecond);
+    const admitted = decisions.filter((d) => d.allowed).length;
+    expect(admitted).toBeGreaterThanOrEqual(2);
+    expect(admitted).toBeLessThanOrEqual(2 + refilledDuring);
+  });
+
+  it("sets an expiry on every key: about the time to refill fully, plus a margin", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix: `${prefix}ttl:` });
+    await limiter.consume("a", { capacity: 10, refillPerSecond: 1 }); // 1 s to refill
+    await limiter.consume("b", { capacity: 100, refillPerSecond: 1 }, 50); // 50 s
+    await limiter.consume("c", { capacity: 1, refillPerSecond: 1000 });
+    for (let i = 0; i < 5; i++) await limiter.consume("c", { capacity: 1, refillPerSecond: 0.5 }); // refusals
+    const keys = (await redis.keys(`${prefix}ttl:*`)).sort();
+    expect(keys).toEqual([`${prefix}ttl:rl:a`, `${prefix}ttl:rl:b`, `${prefix}ttl:rl:c`]);
+    const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
+    for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
+    expect(ttls[0]).toBeLessThanOrEqual(2000);
+    expect(ttls[1]).toBeGreaterThan(50_000);
+    expect(ttls[1]).toBeLessThanOrEqual(51_000);
+  });
+
+  it("reset(key) deletes the bucket: it reads full again", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const spec = { capacity: 1, refillPerSecond: 0.01 };
+    await limiter.consume("reset", spec);
+    expect((await limiter.consume("reset", spec)).allowed).toBe(false);
+    await limiter.reset("reset");
+    expect(await redis.exists(`${prefix}rl:reset`)).toBe(0);
+    expect(await limiter.consume("reset", spec)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+  });
+
+  it("uses the Redis clock: two backends agree, even when one process's clock is an hour off", async () => {
+    expect(TOKEN_BUCKET_SCRIPT).toContain("redis.call('TIME')");
+    const other = testRedis();
+    try {
+      const a = createRedisRateLimitBackend({ redis, prefix });
+      const b = createRedisRateLimitBackend({ redis: other, prefix });
+      const spec = { capacity: 4, refillPerSecond: 0.01 };
+      expect((await a.consume("clock", spec, 2)).allowed).toBe(true);
+      const realDateNow = Date.now;
+      const realPerfNow = performance.now.bind(performance);
+      const dateSpy = vi.spyOn(Date, "now").mockImplementation(() => realDateNow() + 3_600_000);
+      const perfSpy = vi.spyOn(performance, "now").mockImplementation(() => realPerfNow() + 3_600_000);
+      let fromB;
+      try {
+        fromB = await b.consume("clock", spec, 2);
+      } finally {
+        dateSpy.mockRestore();
+        perfSpy.mockRestore();
+      }
+      // An hour of local skew would have refilled 36 tokens; the Redis clock saw milliseconds.
+      expect(fromB).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      const fromA = await a.consume("clock", spec);
+      expect(fromA.allowed).toBe(false);
+      expect(fromA.retryAfterMs).toBeGreaterThan(99_000);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it("rejects (never hangs) when Redis answers with an error", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    await redis.sadd(`${prefix}rl:wrongtype`, "member"); // GET on a set fails inside the script
+    await expect(limiter.consume("wrongtype", { capacity: 1, refillPerSecond: 1 })).rejects.toThrow(/WRONGTYPE/);
+  });
+
+  describe.runIf(hasRedisServer)("on a Redis server of its own", () => {
+    let port = 0;
+    let server: ChildProcess | undefined;
+    let client: Redis;
+    let admin: Redis;
+
+    beforeAll(async () => {
+      port = await freePort();
+      server = await startRedisServer(port);
+      client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+      admin = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+    });
+
+    afterAll(async () => {
+      client?.disconnect();
+      admin?.disconnect();
+      if (server) await stopRedisServer(server);
+    });
+
+    it("loads the script by itself when Redis does not know it (NOSCRIPT falls back to EVAL once)", async () => {
+      const limiter = createRedisRateLimitBackend({ redis: client, prefix: "noscript:" });
+      const spec = { capacity: 2, refillPerSecond: 0.01 };
+      expect(await admin.script("EXISTS", TOKEN_BUCKET_SHA)).toEqual([0]);
+      expect(await limiter.consume("k", spec)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+      expect(await admin.script("EXISTS", TOKEN_BUCKET_SHA)).toEqual([1]);
+      // Scripts vanish with a restart or SCRIPT FLUSH (data stays): the next decision reloads.
+      await admin.script("FLUSH");
+      expect(await limiter.consume("k", spec)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      expect((await limiter.consume("k", spec)).allowed).toBe(false);
+      expect(await admin.script("EXISTS", TOKEN_BUCKET_SHA)).toEqual([1]);
+      const stats = await admin.info("commandstats");
+      expect(stats).toMatch(/cmdstat_eval:calls=2,/);
+    });
+
+    it("makes exactly one round trip (one EVALSHA) per decision", async () => {
+      const limiter = createRedisRateLimitBackend({ redis: client, prefix: "trips:" });
+      const spec = { capacity: 50, refillPerSecond: 10 };
+      await limiter.consume("warm", spec);
+      const count = (info: string, name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      const before = await admin.info("commandstats");
+      const processedBefore = Number(/total_commands_processed:(\d+)/.exec(await admin.info("stats"))?.[1]);
+      for (let i = 0; i < 100; i++) await limiter.consume(`k${i % 7}`, spec);
+      const after = await admin.info("commandstats");
+      const processedAfter = Number(/total_commands_processed:(\d+)/.exec(await admin.info("stats"))?.[1]);
+      const delta = (name: string): number => count(after, name) - count(before, name);
+      expect(delta("evalsha")).toBe(100);
+      expect(delta("eval")).toBe(0);
+      // Every command Redis ran: the 100 EVALSHA, what the script called inside them, and
+      // our two INFO calls in between. Nothing else crossed the network.
+      const inScript = delta("time") + delta("get") + delta("set");
+      expect(delta("time")).toBe(100);
+      expect(processedAfter - processedBefore - inScript).toBe(102);
+    });
+  });
+
+  describe("cluster atomicity", () => {
+    const children: ChildProcess[] = [];
+
+    afterAll(() => {
+      for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    });
+
+    it("two processes hammering one bucket never admit more than it holds", async () => {
+      const capacity = 50;
+      const rate = 2;
+      const env = {
+        ...process.env,
+        TSX_TSCONFIG_PATH: resolve(repoRoot, "tsconfig.json"),
+        REDIS_URL: redisUrl(),
+        PREFIX: prefix,
+        KEY: "hammered",
+        CAPACITY: String(capacity),
+        RATE: String(rate),
+        TOTAL: "1500",
+        INFLIGHT: "32",
+      };
+      const start = (): { child: ChildProcess; ready: Promise<void>; result: Promise<{ allowed: number; total: number }> } => {
+        const child = spawn(process.execPath, ["--import", "tsx", resolve(here, "fixtures/hammer.ts")], {
+          cwd: repoRoot,
+          env,
+          stdio: ["pipe", "pipe", "pipe"],
+        });
+        children.push(child);
+        let out = "";
+        let err = "";
+        let onReady: () => void = () => undefined;
+        const ready = new Promise<void>((r) => (onReady = r));
+        child.stderr?.on("data", (d: Buffer) => (err += d.toString()));
+        child.stdout?.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("ready\n")) onReady();
+        });
+        const result = new Promise<{ allowed: number; total: number }>((done, fail) => {
+          child.once("exit", (code) => {
+            const line = out.split("\n").find((l) => l.startsWith("{"));
+            if (code === 0 && line) done(JSON.parse(line) as { allowed: number; total: number });
+            else fail(new Error(`hammer exited with ${code}: ${err}`));
+          });
+        });
+        // An early exit must fail the test, not leave it waiting for "ready".
+        void result.catch(() => onReady());
+        return { child, ready, result };
+      };
+
+      const a = start();
+      const b = start();
+      await Promise.all([a.ready, b.ready]);
+      const t0 = performance.now();
+      a.child.stdin?.write("go\n");
+      b.child.stdin?.write("go\n");
+      const [ra, rb] = await Promise.all([a.result, b.result]);
+      const seconds = (performance.now() - t0) / 1000;
+
+      expect(ra.total + rb.total).toBe(3000);
+      const admitted = ra.allowed + rb.allowed;
+      // The bucket starts full: at least its capacity passes, and at most that plus what
+      // refilled while the run lasted (measured from outside, so an upper bound).
+      expect(admitted).toBeGreaterThan(0);
+      expect(admitted).toBeGreaterThanOrEqual(capacity);
+      expect(admitted).toBeLessThanOrEqual(capacity + Math.floor(rate * seconds));
+    }, 60_000);
+  });
+});
