@@ -1,0 +1,402 @@
+import { LolyError, type RealtimeConfig } from "@loly-rt/core";
+import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG, describeConfig, resolveConfig, type ConfigEnv } from "./config.js";
+
+const DEV: ConfigEnv = { NODE_ENV: "development", REDIS_URL: undefined };
+const PROD: ConfigEnv = { NODE_ENV: "production", REDIS_URL: undefined };
+const ORIGINS = ["https://app.example.com"];
+
+/** The thrown LolyError (fails the test when nothing is thrown). */
+function errorOf(input: unknown, env: ConfigEnv = DEV): LolyError {
+  try {
+    resolveConfig(input as never, env);
+  } catch (error) {
+    expect(LolyError.is(error)).toBe(true);
+    expect((error as LolyError).code).toBe("INVALID_CONFIG");
+    return error as LolyError;
+  }
+  throw new Error(`expected resolveConfig(${JSON.stringify(input)}) to throw`);
+}
+
+/** The problem lines of the thrown message. */
+function problemsOf(input: unknown, env: ConfigEnv = DEV): string[] {
+  return errorOf(input, env)
+    .message.split("\n")
+    .slice(1);
+}
+
+const EXPECTED_DEFAULTS: RealtimeConfig = {
+  enabled: true,
+  path: "/wss",
+  transports: ["websocket", "polling"],
+  pingIntervalMs: 25000,
+  pingTimeoutMs: 20000,
+  maxPayloadBytes: 65536,
+  allowedOrigins: "*",
+  trustProxy: false,
+  scale: { mode: "single", stateStore: { type: "memory", prefix: "loly:" }, commandTimeoutMs: 3000 },
+  limits: { connectionsPerIp: 20, eventsPerSecond: 30, burst: 60, scope: "socket", onStoreError: "allow" },
+  presence: { ttlMs: 15000 },
+  logging: { level: "info", pretty: true },
+  metrics: { enabled: true, path: "/metrics" },
+  handlerTimeoutMs: 30000,
+};
+
+describe("defaults", () => {
+  it("fills every key in development", () => {
+    const { config, warnings, production } = resolveConfig(undefined, DEV);
+    expect(config).toEqual(EXPECTED_DEFAULTS);
+    expect(warnings).toEqual([]);
+    expect(production).toBe(false);
+  });
+
+  it("DEFAULT_CONFIG is the frozen development defaults", () => {
+    expect(DEFAULT_CONFIG).toEqual(EXPECTED_DEFAULTS);
+    expect(Object.isFrozen(DEFAULT_CONFIG)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_CONFIG.scale.stateStore)).toBe(true);
+    expect(Object.isFrozen(DEFAULT_CONFIG.transports)).toBe(true);
+  });
+
+  it("returns a fresh config each time (no shared arrays or objects)", () => {
+    const a = resolveConfig({}, DEV).config;
+    a.transports.push("polling");
+    a.limits.burst = 1;
+    const b = resolveConfig({}, DEV).config;
+    expect(b.transports).toEqual(["websocket", "polling"]);
+    expect(b.limits.burst).toBe(60);
+  });
+
+  it("does not alias the input's arrays", () => {
+    const transports: ("websocket" | "polling")[] = ["websocket"];
+    const { config } = resolveConfig({ transports }, DEV);
+    transports.push("polling");
+    expect(config.transports).toEqual(["websocket"]);
+  });
+
+  it("merges a partial input over the defaults at every level", () => {
+    const { config } = resolveConfig(
+      { path: "/rt", limits: { burst: 5 }, scale: { stateStore: { prefix: "app1:" } }, logging: { level: "debug" } },
+      DEV,
+    );
+    expect(config.path).toBe("/rt");
+    expect(config.limits).toEqual({ ...EXPECTED_DEFAULTS.limits, burst: 5 });
+    expect(config.scale.stateStore).toEqual({ type: "memory", prefix: "app1:" });
+    expect(config.logging).toEqual({ level: "debug", pretty: true });
+    expect(config.transports).toEqual(["websocket", "polling"]);
+  });
+
+  it("treats undefined values as absent", () => {
+    const { config } = resolveConfig({ path: undefined, limits: { burst: undefined } }, DEV);
+    expect(config.path).toBe("/wss");
+    expect(config.limits.burst).toBe(60);
+  });
+});
+
+describe("production vs development", () => {
+  const saved = process.env.NODE_ENV;
+  afterEach(() => {
+    process.env.NODE_ENV = saved;
+  });
+
+  it("reads NODE_ENV from process.env when called", () => {
+    process.env.NODE_ENV = "production";
+    expect(() => resolveConfig({})).toThrow(/allowedOrigins: required in production/);
+    expect(resolveConfig({ allowedOrigins: ORIGINS }).production).toBe(true);
+    process.env.NODE_ENV = "staging";
+    expect(resolveConfig({}).production).toBe(false);
+  });
+
+  it("only \"production\" is production", () => {
+    for (const NODE_ENV of ["development", "test", "Production", "", undefined]) {
+      expect(resolveConfig({}, { NODE_ENV }).production).toBe(false);
+    }
+  });
+
+  it("requires allowedOrigins in production", () => {
+    expect(problemsOf({}, PROD)).toEqual([
+      '- allowedOrigins: required in production (NODE_ENV=production): list the origins allowed to connect, e.g. ["https://app.example.com"]',
+    ]);
+  });
+
+  it('refuses "*" in production', () => {
+    expect(problemsOf({ allowedOrigins: "*" }, PROD)).toEqual([
+      '- allowedOrigins: expected a list of origins like ["https://app.example.com"] in production (NODE_ENV=production), got "*"',
+    ]);
+  });
+
+  it("defaults logging.pretty to false in production, true in development", () => {
+    const prod = resolveConfig({ allowedOrigins: ORIGINS }, PROD);
+    expect(prod.production).toBe(true);
+    expect(prod.config.logging.pretty).toBe(false);
+    expect(resolveConfig({}, DEV).config.logging.pretty).toBe(true);
+    expect(resolveConfig({ allowedOrigins: ORIGINS, logging: { pretty: true } }, PROD).config.logging.pretty).toBe(true);
+  });
+});
+
+describe("validation rules", () => {
+  it.each<[string, unknown, string]>([
+    ["config not an object", "nope", '- config: expected an object, got "nope"'],
+    ["config an array", [], "- config: expected an object, got []"],
+    ["enabled", { enabled: "yes" }, '- enabled: expected true or false, got "yes"'],
+    ["path without slash", { path: "wss" }, '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "wss"'],
+    ["path with query", { path: "/wss?x=1" }, '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "/wss?x=1"'],
+    ["transports empty", { transports: [] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got []'],
+    ["transports unknown", { transports: ["websocket", "sse"] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["websocket","sse"]'],
+    ["transports repeated", { transports: ["polling", "polling"] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["polling","polling"]'],
+    ["transports string", { transports: "websocket" }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got "websocket"'],
+    ["pingIntervalMs 0", { pingIntervalMs: 0 }, "- pingIntervalMs: expected an integer between 1 and 2147483647, got 0"],
+    ["pingTimeoutMs NaN", { pingTimeoutMs: Number.NaN }, "- pingTimeoutMs: expected an integer between 1 and 2147483647, got NaN"],
+    ["pingTimeoutMs too big", { pingTimeoutMs: 2 ** 31 }, "- pingTimeoutMs: expected an integer between 1 and 2147483647, got 2147483648"],
+    ["maxPayloadBytes fraction", { maxPayloadBytes: 1.5 }, "- maxPayloadBytes: expected an integer >= 1, got 1.5"],
+    ["maxPayloadBytes string", { maxPayloadBytes: "64kb" }, '- maxPayloadBytes: expected an integer >= 1, got "64kb"'],
+    ["allowedOrigins empty", { allowedOrigins: [] }, '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got []'],
+    ["allowedOrigins string", { allowedOrigins: "https://a.com" }, '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got "https://a.com"'],
+    ["origin with path", { allowedOrigins: ["https://a.com/app"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://a.com/app"'],
+    ["origin with trailing slash", { allowedOrigins: ["https://a.com", "https://b.com/"] }, '- allowedOrigins[1]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://b.com/"'],
+    ["origin without scheme", { allowedOrigins: ["app.example.com"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "app.example.com"'],
+    ["origin wildcard", { allowedOrigins: ["https://*.example.com"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://*.example.com"'],
+    ["origin not a string", { allowedOrigins: [42] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got 42'],
+    ["star inside a list", { allowedOrigins: ["*"] }, '- allowedOrigins[0]: expected an origin; to allow any origin write allowedOrigins: "*" (not inside a list), got "*"'],
+    ["trustProxy", { trustProxy: 1 }, "- trustProxy: expected true or false, got 1"],
+    ["scale not an object", { scale: "cluster" }, '- scale: expected an object, got "cluster"'],
+    ["scale.mode", { scale: { mode: "multi" } }, '- scale.mode: expected one of "single" | "cluster", got "multi"'],
+    ["scale.adapter not an object", { scale: { adapter: "redis://x" } }, '- scale.adapter: expected an object, got "redis://x"'],
+    ["scale.adapter.type", { scale: { adapter: { type: "nats", url: "redis://h" } } }, '- scale.adapter.type: expected one of "redis", got "nats"'],
+    ["scale.adapter.url scheme", { scale: { adapter: { type: "redis", url: "http://h:6379" } } }, '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "http://h:6379"'],
+    ["scale.adapter.url garbage", { scale: { adapter: { type: "redis", url: "localhost:6379" } } }, '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "localhost:6379"'],
+    ["scale.stateStore.type", { scale: { stateStore: { type: "postgres" } } }, '- scale.stateStore.type: expected one of "memory" | "redis", got "postgres"'],
+    ["scale.stateStore.url", { scale: { stateStore: { type: "redis", url: 6379 } } }, '- scale.stateStore.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got 6379'],
+    ["scale.stateStore.prefix empty", { scale: { stateStore: { prefix: "" } } }, '- scale.stateStore.prefix: expected a non-empty string, e.g. "loly:", got ""'],
+    ["scale.commandTimeoutMs", { scale: { commandTimeoutMs: -1 } }, "- scale.commandTimeoutMs: expected an integer between 1 and 2147483647, got -1"],
+    ["limits.connectionsPerIp", { limits: { connectionsPerIp: 0 } }, "- limits.connectionsPerIp: expected an integer >= 1, got 0"],
+    ["limits.eventsPerSecond", { limits: { eventsPerSecond: 0 } }, "- limits.eventsPerSecond: expected a number > 0, got 0"],
+    ["limits.eventsPerSecond Infinity", { limits: { eventsPerSecond: Infinity } }, "- limits.eventsPerSecond: expected a number > 0, got Infinity"],
+    ["limits.burst", { limits: { burst: -3 } }, "- limits.burst: expected a number >= 1, got -3"],
+    ["limits.scope", { limits: { scope: "room" } }, '- limits.scope: expected one of "socket" | "ip" | "user", got "room"'],
+    ["limits.onStoreError", { limits: { onStoreError: "fail" } }, '- limits.onStoreError: expected one of "allow" | "deny", got "fail"'],
+    ["presence.ttlMs", { presence: { ttlMs: 0.5 } }, "- presence.ttlMs: expected an integer between 1 and 2147483647, got 0.5"],
+    ["logging.level", { logging: { level: "verbose" } }, '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "verbose"'],
+    ["logging.pretty", { logging: { pretty: "yes" } }, '- logging.pretty: expected true or false, got "yes"'],
+    ["metrics.enabled", { metrics: { enabled: null } }, "- metrics.enabled: expected true or false, got null"],
+    ["metrics.path", { metrics: { path: "metrics" } }, '- metrics.path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "metrics"'],
+    ["metrics.path equals path", { metrics: { path: "/wss" } }, '- metrics.path: "/wss" collides with the Socket.IO path "/wss": choose a path outside it, e.g. "/metrics"'],
+    ["metrics.path under path", { path: "/rt/", metrics: { path: "/rt/metrics" } }, '- metrics.path: "/rt/metrics" collides with the Socket.IO path "/rt/": choose a path outside it, e.g. "/metrics"'],
+    ["handlerTimeoutMs", { handlerTimeoutMs: -5 }, "- handlerTimeoutMs: expected an integer between 0 and 2147483647, got -5"],
+    ["handlerTimeoutMs function", { handlerTimeoutMs: () => 1 }, "- handlerTimeoutMs: expected an integer between 0 and 2147483647, got a function"],
+  ])("%s", (_name, input, line) => {
+    expect(problemsOf(input)).toEqual([line]);
+  });
+
+  it("accepts valid edge values", () => {
+    const { config } = resolveConfig(
+      {
+        path: "/",
+        transports: ["polling"],
+        pingIntervalMs: 1000,
+        pingTimeoutMs: 5000,
+        handlerTimeoutMs: 0,
+        limits: { burst: 1, eventsPerSecond: 0.5, scope: "user", onStoreError: "deny" },
+        metrics: { enabled: false, path: "/" },
+        logging: { level: "silent" },
+      },
+      DEV,
+    );
+    expect(config.pingTimeoutMs).toBeGreaterThan(config.pingIntervalMs);
+    expect(config.handlerTimeoutMs).toBe(0);
+    expect(config.limits).toMatchObject({ burst: 1, eventsPerSecond: 0.5, scope: "user", onStoreError: "deny" });
+    expect(config.metrics).toEqual({ enabled: false, path: "/" });
+  });
+
+  it("normalizes origins the way browsers send them", () => {
+    const { config } = resolveConfig(
+      { allowedOrigins: ["https://App.Example.com:443", "http://localhost:5173", "https://app.example.com", "capacitor://Localhost"] },
+      PROD,
+    );
+    expect(config.allowedOrigins).toEqual(["https://app.example.com", "http://localhost:5173", "capacitor://localhost"]);
+  });
+});
+
+describe("unknown keys", () => {
+  it.each<[unknown, string]>([
+    [{ pth: "/x" }, "- pth: unknown key (did you mean path?)"],
+    [{ limits: { brust: 10 } }, "- limits.brust: unknown key (did you mean limits.burst?)"],
+    [{ limits: { EventsPerSecond: 10 } }, "- limits.EventsPerSecond: unknown key (did you mean limits.eventsPerSecond?)"],
+    [{ adapter: { type: "redis" } }, "- adapter: unknown key (did you mean scale.adapter?)"],
+    [{ scale: { stateStore: { prefx: "a:" } } }, "- scale.stateStore.prefx: unknown key (did you mean scale.stateStore.prefix?)"],
+    [{ scale: { adapter: { type: "redis", url: "redis://h", host: "h" } } }, "- scale.adapter.host: unknown key; allowed here: type, url"],
+  ])("%j", (input, start) => {
+    const lines = problemsOf(input);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]?.startsWith(start)).toBe(true);
+  });
+
+  it("lists the keys allowed at that level", () => {
+    expect(problemsOf({ metrics: { enable: true } })).toEqual([
+      "- metrics.enable: unknown key (did you mean metrics.enabled?); allowed here: enabled, path",
+    ]);
+  });
+});
+
+describe("cluster mode and Redis URLs", () => {
+  it("cluster without adapter is an error", () => {
+    expect(problemsOf({ scale: { mode: "cluster" } })).toEqual([
+      '- scale.adapter: required when scale.mode is "cluster": add scale.adapter: { type: "redis", url: "redis://..." } (or set scale.mode: "single")',
+    ]);
+  });
+
+  it("cluster with the memory store (explicit or default) is a warning that says what to do", () => {
+    for (const stateStore of [undefined, { type: "memory" as const }]) {
+      const { config, warnings } = resolveConfig(
+        { scale: { mode: "cluster", adapter: { type: "redis", url: "redis://h:6379" }, stateStore } },
+        DEV,
+      );
+      expect(config.scale.mode).toBe("cluster");
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/^scale\.stateStore: cluster mode with the memory store/);
+      expect(warnings[0]).toContain("per-instance");
+      expect(warnings[0]).toMatch(/presence/);
+      expect(warnings[0]).toContain('scale.stateStore: { type: "redis" }');
+    }
+  });
+
+  it("cluster with the Redis store has no warning and shares the adapter's URL", () => {
+    const { config, warnings } = resolveConfig(
+      { scale: { mode: "cluster", adapter: { type: "redis", url: "rediss://user:pw@h:6380/2" }, stateStore: { type: "redis" } } },
+      DEV,
+    );
+    expect(warnings).toEqual([]);
+    expect(config.scale.adapter).toEqual({ type: "redis", url: "rediss://user:pw@h:6380/2" });
+    expect(config.scale.stateStore).toEqual({ type: "redis", url: "rediss://user:pw@h:6380/2", prefix: "loly:" });
+  });
+
+  it("the store's own URL wins over the adapter's", () => {
+    const { config } = resolveConfig(
+      { scale: { mode: "cluster", adapter: { type: "redis", url: "redis://a" }, stateStore: { type: "redis", url: "redis://b" } } },
+      DEV,
+    );
+    expect(config.scale.stateStore.url).toBe("redis://b");
+  });
+
+  it("adapter.type defaults to redis", () => {
+    const { config } = resolveConfig({ scale: { mode: "cluster", adapter: { url: "redis://h" } as never } }, DEV);
+    expect(config.scale.adapter?.type).toBe("redis");
+  });
+
+  it("falls back to REDIS_URL for the adapter and the store", () => {
+    const env = { NODE_ENV: "development", REDIS_URL: "redis://env-host:6379" };
+    const { config } = resolveConfig({ scale: { mode: "cluster", adapter: { type: "redis" }, stateStore: { type: "redis" } } }, env);
+    expect(config.scale.adapter?.url).toBe("redis://env-host:6379");
+    expect(config.scale.stateStore.url).toBe("redis://env-host:6379");
+    const single = resolveConfig({ scale: { stateStore: { type: "redis" } } }, env);
+    expect(single.config.scale.stateStore.url).toBe("redis://env-host:6379");
+  });
+
+  it("falls back to process.env.REDIS_URL when env has no REDIS_URL key", () => {
+    const saved = process.env.REDIS_URL;
+    process.env.REDIS_URL = "redis://from-process:6379";
+    try {
+      const { config } = resolveConfig({ scale: { stateStore: { type: "redis" } } }, { NODE_ENV: "test" });
+      expect(config.scale.stateStore.url).toBe("redis://from-process:6379");
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_URL;
+      else process.env.REDIS_URL = saved;
+    }
+  });
+
+  it("a missing Redis URL is an error where it is needed", () => {
+    expect(problemsOf({ scale: { mode: "cluster", adapter: { type: "redis" } } })).toEqual([
+      '- scale.adapter.url: required: set scale.adapter.url (e.g. "redis://localhost:6379") or the REDIS_URL environment variable',
+    ]);
+    expect(problemsOf({ scale: { stateStore: { type: "redis" } } })).toEqual([
+      '- scale.stateStore.url: required for type "redis": set scale.stateStore.url, scale.adapter.url or the REDIS_URL environment variable',
+    ]);
+  });
+
+  it("an invalid REDIS_URL is an error that names the variable", () => {
+    const env = { NODE_ENV: "development", REDIS_URL: "localhost:6379" };
+    expect(problemsOf({ scale: { mode: "cluster", adapter: { type: "redis" }, stateStore: { type: "redis" } } }, env)).toEqual([
+      '- scale.adapter.url: REDIS_URL is "localhost:6379": expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://)',
+      '- scale.stateStore.url: REDIS_URL is "localhost:6379": expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://)',
+    ]);
+  });
+
+  it("warns that an adapter is ignored in single mode", () => {
+    const { warnings } = resolveConfig({ scale: { adapter: { type: "redis", url: "redis://h" } } }, DEV);
+    expect(warnings).toEqual(['scale.adapter: ignored because scale.mode is "single"; set scale.mode: "cluster" to use it']);
+  });
+});
+
+describe("one message lists every problem", () => {
+  it("collects problems from every level into one LolyError", () => {
+    const error = errorOf(
+      {
+        path: "wss",
+        limits: { burst: -3, brust: 1 },
+        scale: { mode: "cluster" },
+        allowedOrigins: "*",
+        logging: { level: "loud" },
+      },
+      PROD,
+    );
+    expect(error.message).toBe(
+      [
+        "Invalid realtime config (6 problems):",
+        '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "wss"',
+        '- limits.brust: unknown key (did you mean limits.burst?); allowed here: connectionsPerIp, eventsPerSecond, burst, scope, onStoreError',
+        "- limits.burst: expected a number >= 1, got -3",
+        '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "loud"',
+        '- allowedOrigins: expected a list of origins like ["https://app.example.com"] in production (NODE_ENV=production), got "*"',
+        '- scale.adapter: required when scale.mode is "cluster": add scale.adapter: { type: "redis", url: "redis://..." } (or set scale.mode: "single")',
+      ].join("\n"),
+    );
+    expect(error.details).toMatchObject({ problems: expect.arrayContaining([{ path: "limits.burst", message: "expected a number >= 1, got -3" }]) });
+    expect((error.details as { problems: unknown[] }).problems).toHaveLength(6);
+  });
+
+  it("says 1 problem in the singular", () => {
+    expect(errorOf({ enabled: 0 }).message.split("\n")[0]).toBe("Invalid realtime config (1 problem):");
+  });
+});
+
+describe("describeConfig", () => {
+  function leafPaths(value: unknown, base = ""): string[] {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return [base];
+    return Object.entries(value).flatMap(([k, v]) => leafPaths(v, base ? `${base}.${k}` : k));
+  }
+
+  function at(path: string): unknown {
+    return path.split(".").reduce<unknown>((v, k) => (v as Record<string, unknown>)[k], DEFAULT_CONFIG);
+  }
+
+  it("describes every key with its default and a description", () => {
+    const keys = describeConfig();
+    const paths = keys.map((k) => k.path);
+    expect(new Set(paths).size).toBe(paths.length);
+    for (const path of leafPaths(DEFAULT_CONFIG)) expect(paths).toContain(path);
+    expect(paths).toEqual(expect.arrayContaining(["scale.adapter", "scale.adapter.type", "scale.adapter.url", "scale.stateStore.url"]));
+    for (const key of keys) {
+      expect(key.description.length).toBeGreaterThan(10);
+      expect(key.type.length).toBeGreaterThan(0);
+      if (leafPaths(DEFAULT_CONFIG).includes(key.path)) expect(key.default).toEqual(at(key.path));
+    }
+  });
+
+  it("marks production-specific defaults", () => {
+    const keys = new Map(describeConfig().map((k) => [k.path, k]));
+    expect(keys.get("logging.pretty")).toMatchObject({ default: true, productionDefault: false });
+    expect(keys.get("allowedOrigins")).toMatchObject({ default: "*", requiredInProduction: true });
+    expect(keys.get("limits.burst")).toEqual({
+      path: "limits.burst",
+      type: "number >= 1",
+      default: 60,
+      description: "Capacity of the global event bucket: events accepted at once.",
+    });
+    expect(keys.get("scale.adapter.url")?.default).toBeUndefined();
+  });
+
+  it("returns a fresh list", () => {
+    const a = describeConfig();
+    (a[2]?.default as string[]).push("x");
+    expect(describeConfig()[2]?.default).toEqual(["websocket", "polling"]);
+  });
+});

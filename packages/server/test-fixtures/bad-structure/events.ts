@@ -1,0 +1,6 @@
+// A plain object (no defineWssRoute) whose event has no handler function.
+export default {
+  events: {
+    ping: { handler: "pong" },
+  },
+};

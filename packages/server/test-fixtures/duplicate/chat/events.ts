@@ -1,0 +1,3 @@
+import { defineWssRoute } from "@loly-rt/core";
+
+export default defineWssRoute({ events: { ping: () => "ts" } });

@@ -1,0 +1,3 @@
+import { defineWssRoute } from "@loly-rt/core";
+
+export const route = defineWssRoute({ events: { ping: () => "pong" } });

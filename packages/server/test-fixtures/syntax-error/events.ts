@@ -1,0 +1,7 @@
+import { defineWssRoute } from "@loly-rt/core";
+
+export default defineWssRoute({
+  events: {
+    ping: ( => "pong",
+  },
+});

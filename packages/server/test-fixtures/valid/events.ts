@@ -1,0 +1,9 @@
+import { defineWssRoute } from "@loly-rt/core";
+
+const greeting: string = "welcome";
+
+export default defineWssRoute({
+  events: {
+    hello: () => greeting,
+  },
+});
