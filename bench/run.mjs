@@ -1,0 +1,620 @@
+#!/usr/bin/env node
+/**
+ * Loly Realtime benchmark suite: the same load against plain Socket.IO 4.8 and Loly Realtime,
+ * alternating, several rounds; prints medians [min-max] and the Loly/plain ratio, writes
+ * JSON to bench/results/. Never asserts: it measures and prints.
+ *
+ *   pnpm bench                      # every scenario (~4-5 min)
+ *   pnpm bench --quick              # every scenario, short windows, fewer rounds (< 1 min)
+ *   pnpm bench echo rtt             # only scenarios 1 and 2 (names or numbers: 1 2)
+ *   pnpm bench echo --profile       # + a CPU profile of the Loly server under scenario 1
+ *   pnpm bench --rounds 7           # override the number of rounds
+ *
+ * See docs/benchmarks.md for what each number means.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { BENCH_DIR, ROOT_DIR, killAll, startChild } from "./lib/proc.mjs";
+import { summarizeProfile } from "./lib/profile.mjs";
+import { fmt, spread } from "./lib/stats.mjs";
+
+// ---------------------------------------------------------------------------------------
+// Options
+
+const argv = process.argv.slice(2);
+const flags = new Set(argv.filter((a) => a.startsWith("--")));
+const quick = flags.has("--quick");
+const profile = flags.has("--profile");
+const roundsArg = argv.indexOf("--rounds");
+const roundsOverride = roundsArg >= 0 ? Number(argv[roundsArg + 1]) : undefined;
+const selectors = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--rounds");
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+/** Every key and channel of this run lives under this prefix; deleted at the end. */
+const RUN_PREFIX = `loly-bench:${randomBytes(4).toString("hex")}:`;
+const PLAIN = "plain Socket.IO";
+const LOLY = "Loly Realtime";
+
+const P = quick
+  ? {
+      echo: { rounds: 2, connections: 50, window: 8, warmupMs: 700, measureMs: 1500 },
+      rtt: { rounds: 2, warmupMs: 500, measureMs: 1000 },
+      fanout: { rounds: 2, receivers: 100, rate: 100, warmupMs: 500, measureMs: 1500, graceMs: 500 },
+      memory: { rounds: 1, steps: [1000, 5000], concurrency: 100 },
+      ratelimit: { rounds: 1, seqMs: 400, concMs: 400, inflight: 64, keys: 1000 },
+      state: { rounds: 1, seqMs: 250, concMs: 250, inflight: 64, keys: 1000 },
+    }
+  : {
+      echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1500, measureMs: 4000 },
+      rtt: { rounds: 5, warmupMs: 1000, measureMs: 2500 },
+      fanout: { rounds: 3, receivers: 100, rate: 100, warmupMs: 1000, measureMs: 4000, graceMs: 1000 },
+      memory: { rounds: 3, steps: [1000, 5000], concurrency: 100 },
+      ratelimit: { rounds: 3, seqMs: 1500, concMs: 1500, inflight: 64, keys: 1000 },
+      state: { rounds: 3, seqMs: 700, concMs: 700, inflight: 64, keys: 1000 },
+    };
+if (roundsOverride) for (const k of Object.keys(P)) P[k].rounds = roundsOverride;
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/** Alternating order: even rounds plain first, odd rounds Loly first (cancels drift). */
+const order = (round, a, b) => (round % 2 === 0 ? [a, b] : [b, a]);
+
+const ge = (x, text = `>= ${x}x`) => ({ text, ok: (r) => r >= x });
+const le = (x, text = `<= ${x}x`) => ({ text, ok: (r) => r <= x });
+
+/** A row of the report: one metric, per-round values of the baseline and of the subject. */
+function row(metric, unit, base, subject, target, extra = {}) {
+  return { metric, unit, base: base.label, subject: subject.label, baseValues: base.values, subjectValues: subject.values, target, ...extra };
+}
+
+async function startServer(kind, opts, { execArgv = [] } = {}) {
+  const file = kind === "loly" ? "servers/loly.ts" : "servers/plain.mjs";
+  const proc = startChild(file, { env: { BENCH_OPTS: JSON.stringify(opts) }, execArgv, label: `${kind} server (${opts.mode})` });
+  const ready = await proc.next("ready", 60_000);
+  return { kind, proc, port: ready.port, url: `http://127.0.0.1:${ready.port}` };
+}
+
+async function cpuMark(server) {
+  const c = await server.proc.ask({ type: "cpu" }, "cpu");
+  return { us: c.user + c.system, at: c.at };
+}
+
+async function runLoad(file, opts, label) {
+  const gen = startChild(file, { env: { BENCH_OPTS: JSON.stringify(opts) }, label });
+  try {
+    return await gen.next("result", 120_000);
+  } finally {
+    await gen.stop();
+  }
+}
+
+async function deleteRunKeys() {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+  let removed = 0;
+  try {
+    await redis.connect();
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${RUN_PREFIX}*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) removed += await redis.unlink(...keys);
+    } while (cursor !== "0");
+  } catch {
+    // Redis is gone: nothing we wrote can be left behind that would not expire on its own.
+  } finally {
+    redis.disconnect();
+  }
+  return removed;
+}
+
+async function redisAvailable() {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios 1 and 2: echo with ack
+
+async function measureEcho(server, p, connections, window) {
+  const gen = startChild("load/echo.mjs", {
+    env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections, window }) },
+    label: `echo load (${server.kind})`,
+  });
+  try {
+    await gen.next("ready", 60_000);
+    await sleep(p.warmupMs);
+    gen.send({ type: "start" });
+    const c0 = await cpuMark(server);
+    await sleep(p.measureMs);
+    gen.send({ type: "stop" });
+    const c1 = await cpuMark(server);
+    const r = await gen.next("result");
+    const cpuUs = c1.us - c0.us;
+    return {
+      throughput: r.roundTrips / (r.durationMs / 1000),
+      p50: r.latencyUs.p50,
+      p99: r.latencyUs.p99,
+      cpuPerRt: cpuUs / r.roundTrips,
+      serverCpuPct: (cpuUs / ((c1.at - c0.at) * 1000)) * 100,
+      roundTrips: r.roundTrips,
+      errors: r.errors,
+      firstError: r.firstError,
+    };
+  } finally {
+    await gen.stop();
+  }
+}
+
+async function echoScenario(id, title, p, connections, window) {
+  const servers = {};
+  const results = { plain: [], loly: [] };
+  const failures = [];
+  try {
+    for (const kind of ["plain", "loly"]) {
+      try {
+        servers[kind] = await startServer(kind, { mode: "echo" });
+      } catch (err) {
+        failures.push(`${kind} server did not start: ${err.message}`);
+      }
+    }
+    for (let round = 0; round < p.rounds; round++) {
+      for (const kind of order(round, "plain", "loly")) {
+        if (!servers[kind]) continue;
+        try {
+          const r = await measureEcho(servers[kind], p, connections, window);
+          results[kind].push(r);
+          if (r.errors > 0) failures.push(`${kind}: ${r.errors} acks were not a success (first: ${JSON.stringify(r.firstError)})`);
+          progress(`${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt`);
+        } catch (err) {
+          failures.push(`${kind} round ${round + 1}: ${err.message}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.proc.stop()));
+  }
+  const col = (kind, key) => ({ label: kind === "plain" ? PLAIN : LOLY, values: results[kind].map((r) => r[key]) });
+  const rows = [
+    row("round trips/s", "rt/s", col("plain", "throughput"), col("loly", "throughput"), id === 1 ? ge(0.95) : null, { better: "higher" }),
+    row("latency p50", "us", col("plain", "p50"), col("loly", "p50"), null),
+    row("latency p99", "us", col("plain", "p99"), col("loly", "p99"), id === 1 ? le(1.1) : null),
+    row("server CPU per round trip", "us", col("plain", "cpuPerRt"), col("loly", "cpuPerRt"), id === 1 ? le(1.15) : null),
+    row("server CPU busy", "%", col("plain", "serverCpuPct"), col("loly", "serverCpuPct"), null),
+  ];
+  return { id, title, rows, failures, raw: results };
+}
+
+/** One extra Loly server run under `--cpu-prof` with scenario 1's load; summarises the profile. */
+async function profileEcho(p) {
+  const dir = join(BENCH_DIR, "results", "profiles");
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  const server = await startServer("loly", { mode: "echo" }, { execArgv: ["--cpu-prof", "--cpu-prof-dir", dir] });
+  try {
+    await measureEcho(server, { ...p, measureMs: p.measureMs }, 50, p.window);
+  } finally {
+    await server.proc.stop(15_000);
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile") && !before.has(f));
+  if (!file) return null;
+  const s = summarizeProfile(join(dir, file));
+  return { file: join("bench", "results", "profiles", file), ...s };
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 3: room fan-out across two instances through Redis
+
+async function fanoutScenario(p) {
+  const failures = [];
+  const pairs = {};
+  const results = { plain: [], loly: [] };
+  try {
+    for (const kind of ["plain", "loly"]) {
+      const opts =
+        kind === "plain"
+          ? { mode: "fanout", redisUrl: REDIS_URL, key: `${RUN_PREFIX}sio` }
+          : { mode: "fanout", redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}loly:` };
+      try {
+        pairs[kind] = await Promise.all([startServer(kind, opts), startServer(kind, opts)]);
+      } catch (err) {
+        failures.push(`${kind} servers did not start: ${err.message}`);
+      }
+    }
+    for (let round = 0; round < p.rounds; round++) {
+      for (const kind of order(round, "plain", "loly")) {
+        const pair = pairs[kind];
+        if (!pair) continue;
+        const gen = startChild("load/fanout.mjs", {
+          env: { BENCH_OPTS: JSON.stringify({ urls: pair.map((s) => s.url), receivers: p.receivers, rate: p.rate, graceMs: p.graceMs }) },
+          label: `fan-out load (${kind})`,
+        });
+        try {
+          await gen.next("ready", 60_000);
+          await sleep(p.warmupMs);
+          gen.send({ type: "start" });
+          const c0 = await Promise.all(pair.map(cpuMark));
+          await sleep(p.measureMs);
+          gen.send({ type: "stop" });
+          const c1 = await Promise.all(pair.map(cpuMark));
+          const r = await gen.next("result", 60_000);
+          const cpuUs = c1[0].us - c0[0].us + (c1[1].us - c0[1].us);
+          const x = {
+            p50: r.latencyUs.p50,
+            p99: r.latencyUs.p99,
+            deliveredRatio: r.delivered / r.expected,
+            deliveriesPerSec: r.delivered / (r.durationMs / 1000),
+            cpuPerDelivery: cpuUs / r.delivered,
+            messages: r.messages,
+            delivered: r.delivered,
+            expected: r.expected,
+          };
+          results[kind].push(x);
+          progress(`3 round ${round + 1}/${p.rounds} ${kind}: p50 ${fmt(x.p50)} us, p99 ${fmt(x.p99)} us, delivered ${r.delivered}/${r.expected}`);
+        } catch (err) {
+          failures.push(`${kind} round ${round + 1}: ${err.message}`);
+        } finally {
+          await gen.stop();
+        }
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(pairs).flat().map((s) => s.proc.stop()));
+  }
+  const col = (kind, key) => ({ label: kind === "plain" ? `${PLAIN} + redis-adapter` : `${LOLY} cluster`, values: results[kind].map((r) => r[key]) });
+  const lossless = { text: "= 1 (none lost)", ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((v) => v === 1) };
+  return {
+    id: 3,
+    title: `room fan-out across 2 instances through Redis: 1 sender at ${p.rate} msg/s, ${p.receivers} receivers (half on each)`,
+    rows: [
+      row("delivery latency p50", "us", col("plain", "p50"), col("loly", "p50"), null),
+      row("delivery latency p99", "us", col("plain", "p99"), col("loly", "p99"), le(1.1)),
+      row("delivered / sent", "", col("plain", "deliveredRatio"), col("loly", "deliveredRatio"), lossless),
+      row("deliveries/s", "/s", col("plain", "deliveriesPerSec"), col("loly", "deliveriesPerSec"), null, { better: "higher" }),
+      row("server CPU per delivery (both instances)", "us", col("plain", "cpuPerDelivery"), col("loly", "cpuPerDelivery"), null),
+    ],
+    failures,
+    raw: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 4: idle memory per connection
+
+async function memoryScenario(p) {
+  const failures = [];
+  const results = { plain: [], loly: [] };
+  for (let round = 0; round < p.rounds; round++) {
+    for (const kind of order(round, "plain", "loly")) {
+      let server;
+      let gen;
+      try {
+        server = await startServer(kind, { mode: "idle" });
+        const base = await server.proc.ask({ type: "mem" }, "mem");
+        gen = startChild("load/idle.mjs", {
+          env: { BENCH_OPTS: JSON.stringify({ url: server.url, steps: p.steps, concurrency: p.concurrency }) },
+          label: `idle load (${kind})`,
+        });
+        const x = {};
+        for (const n of p.steps) {
+          const reached = await gen.next("reached", 120_000);
+          await sleep(500);
+          const m = await server.proc.ask({ type: "mem" }, "mem");
+          x[`heap${n}`] = (m.heapUsed - base.heapUsed) / reached.n;
+          x[`rss${n}`] = (m.rss - base.rss) / reached.n;
+          x[`ext${n}`] = (m.external - base.external) / reached.n;
+          x[`connectMs${n}`] = reached.ms;
+          gen.send({ type: "continue" });
+        }
+        results[kind].push(x);
+        progress(
+          `4 round ${round + 1}/${p.rounds} ${kind}: ` +
+            p.steps.map((n) => `${n} conns: heap ${fmt(x[`heap${n}`] / 1024)} KB/conn, rss ${fmt(x[`rss${n}`] / 1024)} KB/conn`).join("; "),
+        );
+      } catch (err) {
+        failures.push(`${kind} round ${round + 1}: ${err.message}`);
+      } finally {
+        await gen?.stop();
+        await server?.proc.stop();
+      }
+    }
+  }
+  const col = (kind, key, scale = 1) => ({
+    label: kind === "plain" ? PLAIN : `${LOLY} (presence on)`,
+    values: results[kind].map((r) => r[key] / scale),
+  });
+  const rows = [];
+  for (const n of p.steps) {
+    rows.push(row(`heap per connection @ ${n}`, "KB", col("plain", `heap${n}`, 1024), col("loly", `heap${n}`, 1024), le(1.15)));
+    rows.push(row(`RSS per connection @ ${n}`, "KB", col("plain", `rss${n}`, 1024), col("loly", `rss${n}`, 1024), null));
+  }
+  return { id: 4, title: `idle memory per signed-in connection at ${p.steps.join(" and ")} connections (after GC)`, rows, failures, raw: results };
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 5: rate-limit decisions
+
+async function ratelimitScenario(p) {
+  const failures = [];
+  const modes = ["loly-memory", "rlf-memory", "loly-redis", "raw-evalsha", "rlf-redis"];
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
+  for (let round = 0; round < p.rounds; round++) {
+    const seq = round % 2 === 0 ? modes : [...modes].reverse();
+    for (const mode of seq) {
+      try {
+        const r = await runLoad(
+          "load/ratelimit.ts",
+          { mode, redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}rl:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
+          `ratelimit load (${mode})`,
+        );
+        results[mode].push(r);
+      } catch (err) {
+        failures.push(`${mode} round ${round + 1}: ${err.message}`);
+      }
+    }
+    progress(`5 round ${round + 1}/${p.rounds} done`);
+  }
+  const v = (mode, f) => results[mode].map(f);
+  const memory = (m) => v(m, (r) => r.memory?.opsPerSec);
+  const conc = (m) => v(m, (r) => r.conc?.opsPerSec);
+  const seqP50 = (m) => v(m, (r) => r.seq?.latencyUs.p50);
+  const local = results["loly-memory"].every((r) => r.local === true && r.memory.sync === true);
+  if (results["loly-memory"].length > 0 && !local) failures.push("the in-process backend answered with a Promise (local !== true)");
+  const L = { label: "Loly in-process backend", values: memory("loly-memory") };
+  const R = (label, m, f) => ({ label, values: f(m) });
+  return {
+    id: 5,
+    title: `rate-limit decisions (buckets that never refuse, ${p.keys} keys; ${p.inflight} in flight for throughput)`,
+    rows: [
+      row("in-process decisions/s (sync, no Redis call)", "/s", R("rate-limiter-flexible Memory", "rlf-memory", memory), L, null, { better: "higher" }),
+      row("Redis: sequential p50", "us", R("raw EVALSHA", "raw-evalsha", seqP50), R("Loly Redis backend", "loly-redis", seqP50), null),
+      row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("raw EVALSHA", "raw-evalsha", conc), R("Loly Redis backend", "loly-redis", conc), ge(0.8), { better: "higher" }),
+      row("Redis: sequential p50", "us", R("rate-limiter-flexible Redis", "rlf-redis", seqP50), R("Loly Redis backend", "loly-redis", seqP50), le(1)),
+      row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("rate-limiter-flexible Redis", "rlf-redis", conc), R("Loly Redis backend", "loly-redis", conc), ge(1), { better: "higher" }),
+    ],
+    failures,
+    raw: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenario 6: state store vs raw ioredis
+
+async function stateScenario(p) {
+  const failures = [];
+  const results = { raw: [], loly: [] };
+  for (let round = 0; round < p.rounds; round++) {
+    for (const mode of order(round, "raw", "loly")) {
+      try {
+        const r = await runLoad(
+          "load/state.ts",
+          { mode, redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}state:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
+          `state load (${mode})`,
+        );
+        results[mode].push(r);
+      } catch (err) {
+        failures.push(`${mode} round ${round + 1}: ${err.message}`);
+      }
+    }
+    progress(`6 round ${round + 1}/${p.rounds} done`);
+  }
+  const rows = [];
+  for (const op of ["get", "set", "incr"]) {
+    const seq = (m) => results[m].map((r) => r[op]?.seq.latencyUs.p50);
+    const conc = (m) => results[m].map((r) => r[op]?.conc.opsPerSec);
+    rows.push(row(`${op}: sequential p50`, "us", { label: "raw ioredis", values: seq("raw") }, { label: "Loly Redis store", values: seq("loly") }, le(1.1)));
+    rows.push(
+      row(`${op}: ops/s, ${p.inflight} in flight`, "/s", { label: "raw ioredis", values: conc("raw") }, { label: "Loly Redis store", values: conc("loly") }, ge(1 / 1.1, ">= 0.91x (1/1.1)"), {
+        better: "higher",
+      }),
+    );
+  }
+  return { id: 6, title: `state store operations vs raw ioredis (JSON values, ${p.keys} keys)`, rows, failures, raw: results };
+}
+
+// ---------------------------------------------------------------------------------------
+// Report
+
+function progress(line) {
+  process.stderr.write(`  . ${line}\n`);
+}
+
+/** Median of the per-round ratios subject/baseline (rounds paired in time), with min-max. */
+function ratios(r) {
+  const n = Math.min(r.baseValues.length, r.subjectValues.length);
+  const per = [];
+  for (let i = 0; i < n; i++) {
+    const b = r.baseValues[i];
+    const s = r.subjectValues[i];
+    if (Number.isFinite(b) && Number.isFinite(s) && b !== 0) per.push(s / b);
+  }
+  return spread(per);
+}
+
+function cell(values) {
+  const s = spread(values);
+  if (s.n === 0) return "-";
+  if (s.n === 1) return fmt(s.median);
+  return `${fmt(s.median)} [${fmt(s.min)}-${fmt(s.max)}]`;
+}
+
+function renderScenario(sc) {
+  const lines = [];
+  lines.push(`\n${sc.id}. ${sc.title}`);
+  const header = ["metric", "baseline", "", "subject", "", "ratio", "target"];
+  const body = sc.rows.map((r) => {
+    const q = ratios(r);
+    const ratio = q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
+    let target = "";
+    if (r.target) {
+      const verdict = q.n === 0 ? "" : r.target.ok(q.median, r) ? " ok" : " MISSED";
+      target = `${r.target.text}${verdict}`;
+    }
+    r.ratio = q;
+    r.targetMet = r.target && q.n > 0 ? r.target.ok(q.median, r) : null;
+    return [`${r.metric}${r.unit ? ` (${r.unit})` : ""}`, r.base, cell(r.baseValues), r.subject, cell(r.subjectValues), ratio, target];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmtRow = (cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  lines.push(fmtRow(header));
+  lines.push(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const b of body) lines.push(fmtRow(b));
+  for (const f of sc.failures ?? []) lines.push(`  ! ${f}`);
+  return lines.join("\n");
+}
+
+function machine() {
+  const cpus = os.cpus();
+  let commit = "";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT_DIR }).toString().trim();
+  } catch {}
+  const version = (pkg) => {
+    try {
+      return JSON.parse(readFileSync(join(BENCH_DIR, "node_modules", pkg, "package.json"), "utf8")).version;
+    } catch {
+      return "?";
+    }
+  };
+  return {
+    cpus: os.availableParallelism?.() ?? cpus.length,
+    cpuModel: cpus[0]?.model ?? "?",
+    memGB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.type()} ${os.release()}`,
+    socketIo: version("socket.io"),
+    socketIoClient: version("socket.io-client"),
+    ioredis: version("ioredis"),
+    loadAvgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" "),
+    commit,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Main
+
+const SCENARIOS = [
+  { id: 1, name: "echo", redis: false, run: () => echoScenario(1, `echo with ack: ${P.echo.connections} connections x ${P.echo.window} in flight each (windowed closed loop), full Loly pipeline`, P.echo, P.echo.connections, P.echo.window) },
+  { id: 2, name: "rtt", redis: false, run: () => echoScenario(2, "single-connection round trip (1 connection, 1 in flight), full Loly pipeline", P.rtt, 1, 1) },
+  { id: 3, name: "fanout", redis: true, run: () => fanoutScenario(P.fanout) },
+  { id: 4, name: "memory", redis: false, run: () => memoryScenario(P.memory) },
+  { id: 5, name: "ratelimit", redis: true, run: () => ratelimitScenario(P.ratelimit) },
+  { id: 6, name: "state", redis: true, run: () => stateScenario(P.state) },
+];
+
+const unknown = selectors.filter((s) => !SCENARIOS.some((sc) => String(sc.id) === s || sc.name === s));
+if (unknown.length > 0) {
+  console.error(`unknown scenario(s): ${unknown.join(", ")}; choose from ${SCENARIOS.map((s) => `${s.id}|${s.name}`).join(", ")}`);
+  process.exit(2);
+}
+const chosen = SCENARIOS.filter((sc) => selectors.length === 0 || selectors.some((s) => String(sc.id) === s || sc.name === s));
+
+let cleaning = false;
+async function cleanup() {
+  if (cleaning) return;
+  cleaning = true;
+  killAll();
+  await deleteRunKeys();
+}
+process.on("SIGINT", () => {
+  cleanup().finally(() => process.exit(130));
+});
+
+const info = machine();
+const started = Date.now();
+console.log(
+  `Loly Realtime benchmark${quick ? " (--quick)" : ""}: ${info.cpus} CPUs (${info.cpuModel}), node ${info.node}, ` +
+    `socket.io ${info.socketIo}, commit ${info.commit || "?"}, load average ${info.loadAvgAtStart}`,
+);
+console.log(
+  "Servers and load generators are separate processes on loopback and share this machine's CPUs (nothing is pinned).\n" +
+    "Values: median [min-max] over rounds; ratio = median of per-round Loly/baseline ratios [min-max].",
+);
+
+if (os.loadavg()[0] > 1) {
+  console.log(`! The machine is busy (1-minute load average ${os.loadavg()[0].toFixed(2)} before the run): expect noisy figures.`);
+}
+const hasRedis = chosen.some((s) => s.redis) ? await redisAvailable() : false;
+const report = [];
+try {
+  for (const sc of chosen) {
+    if (sc.redis && !hasRedis) {
+      const r = { id: sc.id, title: sc.name, rows: [], failures: [`skipped: no Redis answers at ${REDIS_URL} (set REDIS_URL)`] };
+      report.push(r);
+      console.log(renderScenario(r));
+      continue;
+    }
+    const t0 = Date.now();
+    progress(`scenario ${sc.id} (${sc.name})...`);
+    const r = await sc.run();
+    if (sc.id === 1 && profile) {
+      progress("profiling the Loly server under scenario 1...");
+      try {
+        r.profile = await profileEcho(P.echo);
+      } catch (err) {
+        r.failures.push(`profile: ${err.message}`);
+      }
+    }
+    r.seconds = (Date.now() - t0) / 1000;
+    report.push(r);
+    console.log(renderScenario(r));
+    if (r.profile) console.log(renderProfile(r.profile));
+    if (sc.redis) await deleteRunKeys();
+  }
+} finally {
+  await cleanup();
+}
+
+function renderProfile(pr) {
+  const lines = [`\nCPU profile of the Loly server under scenario 1 (${pr.file}), busy ${fmt(pr.busyMs)} ms`];
+  lines.push("self time by area:");
+  for (const a of pr.areas.filter((a) => a.area !== "(idle)").slice(0, 12)) {
+    lines.push(`  ${((a.ms / pr.busyMs) * 100).toFixed(1).padStart(5)}%  ${a.area}`);
+  }
+  lines.push("top self-time functions of packages/server, packages/ratelimit, packages/core:");
+  const ours = pr.functions.filter((f) => /^packages\/(server|ratelimit|core)/.test(f.area)).slice(0, 15);
+  for (const f of ours) lines.push(`  ${((f.ms / pr.busyMs) * 100).toFixed(2).padStart(5)}%  ${f.name}  ${f.where}`);
+  return lines.join("\n");
+}
+
+const seconds = (Date.now() - started) / 1000;
+const targetRows = report.flatMap((sc) => sc.rows.filter((r) => r.target).map((r) => ({ sc, r })));
+if (targetRows.length > 0) {
+  console.log("\nTargets (ratio = median of per-round ratios):");
+  for (const { sc, r } of targetRows) {
+    const verdict = r.targetMet === null ? "no data" : r.targetMet ? "ok" : "MISSED";
+    const ratio = r.ratio?.n ? `${r.ratio.median.toFixed(2)}x` : "-";
+    console.log(`  ${sc.id}. ${r.metric}${r.base !== PLAIN ? ` vs ${r.base}` : ""}: ${ratio} (${r.target.text}) ${verdict}`);
+  }
+}
+info.loadAvgAtEnd = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+console.log(`\nTotal ${seconds.toFixed(0)} s. Load average at the end: ${info.loadAvgAtEnd}.`);
+mkdirSync(join(BENCH_DIR, "results"), { recursive: true });
+const out = join(BENCH_DIR, "results", `bench-${new Date(started).toISOString().replace(/[:.]/g, "-")}${quick ? "-quick" : ""}.json`);
+const json = {
+  date: new Date(started).toISOString(),
+  quick,
+  seconds,
+  machine: info,
+  parameters: P,
+  scenarios: report.map((sc) => ({
+    ...sc,
+    rows: sc.rows.map(({ target, ...r }) => ({ ...r, target: target?.text ?? null })),
+    profile: sc.profile ? { ...sc.profile, functions: sc.profile.functions.slice(0, 60) } : undefined,
+  })),
+};
+writeFileSync(out, JSON.stringify(json, null, 2));
+console.log(`JSON: ${out.slice(ROOT_DIR.length)}`);
+process.exit(0);
