@@ -1,0 +1,102 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteKeys, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { createRedisConnectionCounter, type RedisConnectionCounter } from "./redis-counter.js";
+import { eventually, keysWithTtl } from "./testing/redis-server.js";
+
+const prefix = testPrefix("conn");
+let redis: Redis;
+const opened: RedisConnectionCounter[] = [];
+const open = (p: string, ttlMs = 1500, instanceId?: string): RedisConnectionCounter => {
+  const counter = createRedisConnectionCounter({ redis, prefix: p, ttlMs, ...(instanceId ? { instanceId } : {}) });
+  opened.push(counter);
+  return counter;
+};
+
+beforeAll(() => {
+  redis = testRedis();
+});
+
+afterAll(async () => {
+  await Promise.all(opened.map((c) => c.close()));
+  await deleteKeys(prefix, redis);
+  redis.disconnect();
+});
+
+describe("createRedisConnectionCounter", () => {
+  it("holds the per-IP limit across two instances and frees on release", async () => {
+    const p = `${prefix}limit:`;
+    const a = open(p);
+    const b = open(p);
+    expect(await a.acquire("1.1.1.1", 3)).toBe(true);
+    expect(await b.acquire("1.1.1.1", 3)).toBe(true);
+    expect(await a.acquire("1.1.1.1", 3)).toBe(true);
+    expect(await b.acquire("1.1.1.1", 3)).toBe(false);
+    expect(await a.acquire("1.1.1.1", 3)).toBe(false);
+    expect(await b.acquire("2.2.2.2", 3)).toBe(true);
+    await a.release("1.1.1.1");
+    expect(await b.acquire("1.1.1.1", 3)).toBe(true);
+    expect(await a.acquire("1.1.1.1", 3)).toBe(false);
+  });
+
+  it("never admits more than the limit under concurrent acquires from two instances", async () => {
+    const p = `${prefix}race:`;
+    const a = open(p);
+    const b = open(p);
+    const attempts = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).acquire("3.3.3.3", 10));
+    const results = await Promise.all(attempts);
+    expect(results.filter(Boolean).length).toBe(10);
+  });
+
+  it("ignores releases it never counted", async () => {
+    const p = `${prefix}stray:`;
+    const a = open(p);
+    await a.release("4.4.4.4");
+    expect(await a.acquire("4.4.4.4", 1)).toBe(true);
+    expect(await a.acquire("4.4.4.4", 1)).toBe(false);
+  });
+
+  it("keeps every key expiring, in the documented layout", async () => {
+    const p = `${prefix}layout:`;
+    const a = open(p, 2000, "inst-a");
+    await a.acquire("5.5.5.5", 5);
+    await a.acquire("5.5.5.5", 5);
+    const keys = await keysWithTtl(redis, `${p}*`);
+    expect([...keys.keys()].sort()).toEqual(
+      [`${p}conn:instances`, `${p}conn:i:inst-a`, `${p}conn:i:inst-a:keys`, `${p}conn:i:inst-a:c`].sort(),
+    );
+    for (const [key, ttl] of keys) expect(ttl, key).toBeGreaterThan(0);
+    expect(await redis.hget(`${p}conn:i:inst-a:c`, "5.5.5.5")).toBe("2");
+    await a.release("5.5.5.5");
+    await a.release("5.5.5.5");
+    expect(await redis.exists(`${p}conn:i:inst-a:c`)).toBe(0);
+  });
+
+  it("close() stops counting this instance's connections at once", async () => {
+    const p = `${prefix}close:`;
+    const a = open(p);
+    const b = open(p);
+    expect(await a.acquire("6.6.6.6", 2)).toBe(true);
+    expect(await a.acquire("6.6.6.6", 2)).toBe(true);
+    expect(await b.acquire("6.6.6.6", 2)).toBe(false);
+    await a.close();
+    await a.close();
+    expect(await a.acquire("6.6.6.6", 2)).toBe(false);
+    expect(await b.acquire("6.6.6.6", 2)).toBe(true);
+    expect((await keysWithTtl(redis, `${p}conn:i:${a.instanceId}*`)).size).toBe(0);
+  });
+
+  it("re-asserts its counts when they vanish behind its back", async () => {
+    const p = `${prefix}reassert:`;
+    const a = open(p, 600);
+    const b = open(p, 600);
+    expect(await a.acquire("7.7.7.7", 2)).toBe(true);
+    expect(await a.acquire("7.7.7.7", 2)).toBe(true);
+    const own = [...(await keysWithTtl(redis, `${p}conn:i:${a.instanceId}*`)).keys()];
+    await redis.del(...own);
+    expect(await b.acquire("7.7.7.7", 2)).toBe(true);
+    await b.release("7.7.7.7");
+    await eventually(async () => (await redis.hget(`${p}conn:i:${a.instanceId}:c`, "7.7.7.7")) === "2", 3000);
+    expect(await b.acquire("7.7.7.7", 2)).toBe(false);
+  });
+});

@@ -1,0 +1,116 @@
+import type { ConnectionCounter } from "@loly-rt/core";
+import type { Redis } from "ioredis";
+import { CounterModel } from "./model.js";
+import { InstanceRegistry, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { ACQUIRE, RELEASE } from "./scripts.js";
+
+/** Options of {@link createRedisConnectionCounter}. */
+export interface RedisConnectionCounterOptions {
+  /** An ioredis client (yours: the counter never closes it). Its `keyPrefix` is not applied; use `prefix`. */
+  redis: Redis;
+  /**
+   * The cluster's name: keys live under `${prefix}conn:`.
+   * @default "loly:"
+   */
+  prefix?: string;
+  /**
+   * Connections of an instance that stopped without `close()` (even SIGKILL) stop counting
+   * within this time. The heartbeat runs every `ttlMs / 3`.
+   * @default 15000
+   */
+  ttlMs?: number;
+  /** @default `${hostname}:${pid}:${random}` */
+  instanceId?: string;
+  /**
+   * Background failures (heartbeat, re-assert, close).
+   * @default a process warning once per outage
+   */
+  onError?: RedisPresenceErrorHandler;
+}
+
+/** A Redis connection counter and the id under which this instance counts. */
+export interface RedisConnectionCounter extends ConnectionCounter {
+  readonly instanceId: string;
+  acquire(ip: string, limit: number): Promise<boolean>;
+  release(ip: string): Promise<void>;
+}
+
+const acquireScript = script(ACQUIRE);
+const releaseScript = script(RELEASE);
+const done: Promise<void> = Promise.resolve();
+
+/**
+ * Cluster-wide, crash-safe count of open connections per IP (`limits.connectionsPerIp`).
+ *
+ * Each instance keeps its own per-IP counts in one expiring hash renewed by a heartbeat;
+ * `acquire` is one atomic Lua round trip that sums the live instances' counts for the IP and
+ * increments this instance's count only when the sum is below the limit, so concurrent
+ * acquires from many instances never exceed it. Counts of an instance that died (even by
+ * SIGKILL) stop counting within `ttlMs`; after an outage the heartbeat rewrites this
+ * instance's counts from its local mirror. `acquire`/`release` reject when Redis does.
+ *
+ * @example
+ * const counter = createRedisConnectionCounter({ redis, prefix: "loly:" });
+ * if (!(await counter.acquire(ip, 20))) refuse("TOO_MANY_CONNECTIONS");
+ * // on disconnect:
+ * await counter.release(ip);
+ */
+export function createRedisConnectionCounter(options: RedisConnectionCounterOptions): RedisConnectionCounter {
+  const prefix = options.prefix ?? "loly:";
+  const ttlMs = options.ttlMs ?? 15_000;
+  const instanceId = options.instanceId ?? defaultInstanceId();
+  validateCommon("createRedisConnectionCounter", prefix, ttlMs, instanceId);
+  if (!options.redis || typeof options.redis.evalsha !== "function") {
+    throw new TypeError("createRedisConnectionCounter: `redis` must be an ioredis client");
+  }
+
+  const root = `${prefix}conn:`;
+  const model = new CounterModel();
+  const registry = new InstanceRegistry({
+    redis: options.redis,
+    root,
+    instanceId,
+    ttlMs,
+    kind: "connections",
+    snapshot: (out) => model.snapshot("c", out),
+    onError: options.onError,
+  });
+  const ttl = registry.ttl;
+
+  return {
+    instanceId,
+    acquire(ip: string, limit: number): Promise<boolean> {
+      if (registry.closed) return Promise.resolve(false);
+      const generation = registry.generation;
+      return registry.run(acquireScript, [root, instanceId, ttl, ip, limit]).then(
+        (counted) => {
+          if (counted !== 1) return false;
+          model.increment(ip);
+          // A re-assert sent while this acquire was in flight rewrote the counts without it.
+          if (registry.generation !== generation) registry.dirty = true;
+          return true;
+        },
+        (err: unknown) => {
+          // The increment may or may not have landed: let the heartbeat rewrite the truth.
+          registry.dirty = true;
+          throw err;
+        },
+      );
+    },
+    release(ip: string): Promise<void> {
+      if (registry.closed || !model.decrement(ip)) return done;
+      return registry.run(releaseScript, [root, instanceId, ttl, ip]).then(
+        () => undefined,
+        (err: unknown) => {
+          registry.dirty = true;
+          throw err;
+        },
+      );
+    },
+    close(): Promise<void> {
+      const closing = registry.close();
+      model.clear();
+      return closing;
+    },
+  };
+}

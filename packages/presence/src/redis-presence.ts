@@ -1,0 +1,137 @@
+import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
+import type { Redis } from "ioredis";
+import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
+import { InstanceRegistry, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { ONLINE, SOCKETS, USERS } from "./scripts.js";
+
+/** Options of {@link createRedisPresence}. */
+export interface RedisPresenceOptions {
+  /**
+   * An ioredis client (yours: presence never closes it). Its `keyPrefix` is not applied to
+   * presence keys; use `prefix`. Bound its commands (`commandTimeout`, `maxRetriesPerRequest`)
+   * or wrap calls in a timeout: presence calls reject when Redis does.
+   */
+  redis: Redis;
+  /**
+   * The cluster's name: keys live under `${prefix}presence:`. Instances with the same Redis
+   * and prefix see each other.
+   * @default "loly:"
+   */
+  prefix?: string;
+  /**
+   * An instance that stops without `close()` (even SIGKILL) leaves every answer within this
+   * time. The heartbeat runs every `ttlMs / 3`.
+   * @default 15000
+   */
+  ttlMs?: number;
+  /**
+   * This instance's id in key names. Reusing the id of a previous run of the same instance
+   * replaces that run's entries at start.
+   * @default `${hostname}:${pid}:${random}`
+   */
+  instanceId?: string;
+  /**
+   * Background failures (heartbeat, re-assert, close). Called at most once per heartbeat.
+   * @default a process warning once per outage
+   */
+  onError?: RedisPresenceErrorHandler;
+}
+
+/** A Redis presence backend and the id under which this instance writes. */
+export interface RedisPresence extends PresenceBackend {
+  readonly instanceId: string;
+}
+
+const usersScript = script(USERS);
+const socketsScript = script(SOCKETS);
+const onlineScript = script(ONLINE);
+const done: Promise<void> = Promise.resolve();
+
+/**
+ * Cluster-wide, crash-safe presence in Redis.
+ *
+ * Each instance writes only its own keys, all expiring, and renews them with a heartbeat;
+ * readers union the instances whose heartbeat deadline (Redis `TIME` + `ttlMs`) has not
+ * passed, so a SIGKILLed instance leaves every answer within `ttlMs`. Every write and read
+ * is one round trip (one EVALSHA). The instance keeps a local mirror of its sockets: a
+ * write that fails still updates the mirror, and the next heartbeat after Redis answers
+ * again (or reconnects) rewrites this instance's entries from it, as it also does when
+ * they expired or Redis lost them. Writes reject when Redis does; bound them with a timeout.
+ *
+ * @example
+ * const presence = createRedisPresence({ redis: new Redis(url), prefix: "loly:" });
+ * await presence.add({ namespace: "/chat", socketId: socket.id, userId: "u1" });
+ * await presence.users("/chat"); // users on every instance
+ */
+export function createRedisPresence(options: RedisPresenceOptions): RedisPresence {
+  const prefix = options.prefix ?? "loly:";
+  const ttlMs = options.ttlMs ?? 15_000;
+  const instanceId = options.instanceId ?? defaultInstanceId();
+  validateCommon("createRedisPresence", prefix, ttlMs, instanceId);
+  if (!options.redis || typeof options.redis.evalsha !== "function") {
+    throw new TypeError("createRedisPresence: `redis` must be an ioredis client");
+  }
+
+  const root = `${prefix}presence:`;
+  const model = new PresenceModel();
+  const registry = new InstanceRegistry({
+    redis: options.redis,
+    root,
+    instanceId,
+    ttlMs,
+    kind: "presence",
+    snapshot: (out) => model.snapshot(out),
+    onError: options.onError,
+  });
+  const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out));
+
+  return {
+    instanceId,
+    add(entry: PresenceEntry): Promise<void> {
+      if (registry.closed) return done;
+      const out: ChangeList = [];
+      model.add(entry, out);
+      return write(out);
+    },
+    remove(namespace: string, socketId: string): Promise<void> {
+      if (registry.closed) return done;
+      const out: ChangeList = [];
+      model.remove(namespace, socketId, out);
+      return write(out);
+    },
+    join(namespace: string, socketId: string, room: string): Promise<void> {
+      if (registry.closed) return done;
+      const out: ChangeList = [];
+      model.join(namespace, socketId, room, out);
+      return write(out);
+    },
+    leave(namespace: string, socketId: string, room: string): Promise<void> {
+      if (registry.closed) return done;
+      const out: ChangeList = [];
+      model.leave(namespace, socketId, room, out);
+      return write(out);
+    },
+    users(namespace: string, room?: string): Promise<string[]> {
+      const suffix = room === undefined ? usersSuffix(namespace) : roomSuffix(namespace, room);
+      return registry.run(usersScript, [root, suffix]) as Promise<string[]>;
+    },
+    socketsOf(namespace: string, userId: string): Promise<string[]> {
+      return registry.run(socketsScript, [root, usersSuffix(namespace), userId]).then((lists) => {
+        const parts = lists as string[];
+        if (parts.length === 0) return [];
+        if (parts.length === 1) return JSON.parse(parts[0] as string) as string[];
+        const all: string[] = [];
+        for (const part of parts) for (const id of JSON.parse(part) as string[]) all.push(id);
+        return all;
+      });
+    },
+    isOnline(namespace: string, userId: string): Promise<boolean> {
+      return registry.run(onlineScript, [root, usersSuffix(namespace), userId]).then((found) => found === 1);
+    },
+    close(): Promise<void> {
+      const closing = registry.close();
+      model.clear();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import { createHash, randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { LolyError } from "@loly-rt/core";
+import type { Redis } from "ioredis";
+import { CLOSE, HEARTBEAT, REASSERT, WRITE } from "./scripts.js";
+import type { ChangeList } from "./model.js";
+
+/** Where a background Redis failure happened: the periodic heartbeat (incl. re-assert) or `close()`. */
+export type RedisPresenceErrorStage = "heartbeat" | "close";
+
+/** Receives background Redis failures (they never become unhandled rejections). */
+export type RedisPresenceErrorHandler = (err: unknown, stage: RedisPresenceErrorStage) => void;
+
+/** A Lua script with its SHA1, run with EVALSHA and loaded with EVAL only when Redis lacks it. */
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+export function script(source: string): Script {
+  return { source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+/** One round trip: EVALSHA; a second one (EVAL, which also caches it) only after NOSCRIPT. */
+export function runScript(redis: Redis, s: Script, args: (string | number)[]): Promise<unknown> {
+  return redis.evalsha(s.sha, 0, ...args).catch((err: unknown) => {
+    if (err instanceof Error && err.message.startsWith("NOSCRIPT")) return redis.eval(s.source, 0, ...args);
+    throw err;
+  });
+}
+
+const heartbeatScript = script(HEARTBEAT);
+const reassertScript = script(REASSERT);
+const writeScript = script(WRITE);
+const closeScript = script(CLOSE);
+
+/** A default instance id: readable in `redis-cli`, unique across hosts, processes and restarts. */
+export function defaultInstanceId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+}
+
+export function validateCommon(what: string, prefix: string, ttlMs: number, instanceId: string): void {
+  const problems: string[] = [];
+  if (typeof prefix !== "string") problems.push(`prefix must be a string (got ${typeof prefix})`);
+  if (!Number.isFinite(ttlMs) || ttlMs < 30) problems.push(`ttlMs must be a finite number >= 30 (got ${String(ttlMs)})`);
+  if (typeof instanceId !== "string" || instanceId === "") problems.push("instanceId must be a non-empty string");
+  if (problems.length > 0) throw new LolyError("INVALID_CONFIG", `${what}: ${problems.join("; ")}`);
+}
+
+export interface RegistryOptions {
+  redis: Redis;
+  /** `<prefix>presence:` or `<prefix>conn:`. */
+  root: string;
+  instanceId: string;
+  ttlMs: number;
+  kind: string;
+  /** Appends every hash write that rebuilds this instance's data from nothing. */
+  snapshot: (out: ChangeList) => ChangeList;
+  onError: RedisPresenceErrorHandler | undefined;
+}
+
+/**
+ * One instance's registration under a root: a heartbeat every `ttlMs / 3` (unref'd) that
+ * renews the instance's deadline and keys, and re-asserts everything from the local mirror
+ * (`snapshot`) when Redis lost it or when a write may not have landed.
+ */
+export class InstanceRegistry {
+  readonly redis: Redis;
+  readonly root: string;
+  readonly base: string;
+  readonly id: string;
+  readonly ttl: string;
+  /** Redis may differ from the mirror: the next heartbeat rewrites everything. */
+  dirty = true;
+  /** Incremented each time a re-assert is sent (lets relative writes detect a race with it). */
+  generation = 0;
+  closed = false;
+
+  private readonly marker: string;
+  private readonly snapshot: (out: ChangeList) => ChangeList;
+  private readonly onError: RedisPresenceErrorHandler | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private beating = false;
+  private failing = false;
+  private closing: Promise<void> | undefined;
+  private readonly onReady = (): void => void this.beat();
+
+  constructor(options: RegistryOptions) {
+    this.redis = options.redis;
+    this.root = options.root;
+    this.id = options.instanceId;
+    this.base = `${options.root}i:${options.instanceId}`;
+    this.ttl = String(Math.ceil(options.ttlMs));
+    this.snapshot = options.snapshot;
+    this.onError = options.onError;
+    this.marker = JSON.stringify({ kind: options.kind, host: hostname(), pid: process.pid, since: Date.now() });
+    this.timer = setInterval(this.onReady, Math.max(10, Math.floor(options.ttlMs / 3)));
+    this.timer.unref();
+    // A reconnect is the earliest moment to find out whether Redis lost this instance's keys.
+    this.redis.on("ready", this.onReady);
+    void this.beat();
+  }
+
+  run(s: Script, args: (string | number)[]): Promise<unknown> {
+    return runScript(this.redis, s, args);
+  }
+
+  /** Applies hash writes in one round trip; a failure leaves Redis to be re-asserted. */
+  write(changes: ChangeList): Promise<void> {
+    return runScript(this.redis, writeScript, [this.base, this.ttl, ...changes]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.dirty = true;
+        throw err;
+      },
+    );
+  }
+
+  /** Renews this instance, or re-asserts it from the mirror when needed. Never rejects. */
+  async beat(): Promise<void> {
+    if (this.beating || this.closed) return;
+    this.beating = true;
+    try {
+      let renewed = false;
+      if (!this.dirty) renewed = (await this.run(heartbeatScript, [this.root, this.id, this.ttl])) === 1;
+      if (!renewed && !this.closed) {
+        this.dirty = false;
+        this.generation++;
+        await this.run(reassertScript, [this.root, this.id, this.ttl, this.marker, ...this.snapshot([])]);
+      }
+      this.failing = false;
+    } catch (err) {
+      this.dirty = true;
+      this.report(err, "heartbeat");
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  /** Stops the heartbeat and removes this instance's keys at once. Idempotent; never rejects. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closed = true;
+      clearInterval(this.timer);
+      this.redis.off("ready", this.onReady);
+      this.closing = this.run(closeScript, [this.root, this.id]).then(
+        () => undefined,
+        (err: unknown) => this.report(err, "close"),
+      );
+    }
+    return this.closing;
+  }
+
+  private report(err: unknown, stage: RedisPresenceErrorStage): void {
+    if (this.onError) {
+      try {
+        this.onError(err, stage);
+      } catch {
+        // A throwing error handler must not break the heartbeat.
+      }
+      return;
+    }
+    // Without a handler, warn once per outage rather than once per heartbeat.
+    if (this.failing) return;
+    this.failing = true;
+    const message = err instanceof Error ? err.message : String(err);
+    process.emitWarning(`@loly-rt/presence ${stage} failed for ${this.base}: ${message}`, "LolyPresenceWarning");
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * The PresenceBackend contract as one suite, run against every backend (memory and Redis).
+ * `make` returns a fresh, empty backend for each test; `destroy` closes it and frees what
+ * it used.
+ */
+import type { PresenceBackend } from "@loly-rt/core";
+import { afterEach, describe, expect, it } from "vitest";
+
+export interface PresenceContractOptions {
+  make: () => PresenceBackend | Promise<PresenceBackend>;
+  destroy: (backend: PresenceBackend) => Promise<void>;
+}
+
+const sorted = (list: string[]): string[] => [...list].sort();
+
+export function presenceContract(name: string, options: PresenceContractOptions): void {
+  describe(`PresenceBackend contract: ${name}`, () => {
+    const open: PresenceBackend[] = [];
+    const make = async (): Promise<PresenceBackend> => {
+      const backend = await options.make();
+      open.push(backend);
+      return backend;
+    };
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((b) => options.destroy(b)));
+    });
+
+    it("answers empty for an unknown namespace, room and user", async () => {
+      const p = await make();
+      expect(await p.users("/none")).toEqual([]);
+      expect(await p.users("/none", "room")).toEqual([]);
+      expect(await p.socketsOf("/none", "u1")).toEqual([]);
+      expect(await p.isOnline("/none", "u1")).toBe(false);
+    });
+
+    it("add makes a user online in its namespace only", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      expect(await p.users("/chat")).toEqual(["u1"]);
+      expect(await p.socketsOf("/chat", "u1")).toEqual(["s1"]);
+      expect(await p.isOnline("/chat", "u1")).toBe(true);
+      expect(await p.users("/other")).toEqual([]);
+      expect(await p.isOnline("/other", "u1")).toBe(false);
+      expect(await p.socketsOf("/other", "u1")).toEqual([]);
+    });
+
+    it("lists a user with two sockets once; remove keeps them online until their last socket", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await p.add({ namespace: "/chat", socketId: "s2", userId: "u1" });
+      await p.add({ namespace: "/chat", socketId: "s3", userId: "u2" });
+      expect(sorted(await p.users("/chat"))).toEqual(["u1", "u2"]);
+      expect(sorted(await p.socketsOf("/chat", "u1"))).toEqual(["s1", "s2"]);
+
+      await p.remove("/chat", "s1");
+      expect(await p.isOnline("/chat", "u1")).toBe(true);
+      expect(await p.socketsOf("/chat", "u1")).toEqual(["s2"]);
+      expect(sorted(await p.users("/chat"))).toEqual(["u1", "u2"]);
+
+      await p.remove("/chat", "s2");
+      expect(await p.isOnline("/chat", "u1")).toBe(false);
+      expect(await p.socketsOf("/chat", "u1")).toEqual([]);
+      expect(await p.users("/chat")).toEqual(["u2"]);
+    });
+
+    it("adding the same socket twice changes nothing; re-adding it for another user moves it", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      expect(await p.socketsOf("/chat", "u1")).toEqual(["s1"]);
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u2" });
+      expect(await p.users("/chat")).toEqual(["u2"]);
+      expect(await p.socketsOf("/chat", "u1")).toEqual([]);
+    });
+
+    it("join and leave maintain users(room) without duplicates", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await p.add({ namespace: "/chat", socketId: "s2", userId: "u1" });
+      await p.add({ namespace: "/chat", socketId: "s3", userId: "u2" });
+      await p.join("/chat", "s1", "lobby");
+      await p.join("/chat", "s2", "lobby");
+      await p.join("/chat", "s1", "lobby");
+      await p.join("/chat", "s3", "lobby");
+      await p.join("/chat", "s3", "vip");
+      expect(sorted(await p.users("/chat", "lobby"))).toEqual(["u1", "u2"]);
+      expect(await p.users("/chat", "vip")).toEqual(["u2"]);
+      expect(await p.users("/chat", "nobody-here")).toEqual([]);
+
+      await p.leave("/chat", "s1", "lobby");
+      expect(sorted(await p.users("/chat", "lobby"))).toEqual(["u1", "u2"]);
+      await p.leave("/chat", "s2", "lobby");
+      expect(await p.users("/chat", "lobby")).toEqual(["u2"]);
+      await p.leave("/chat", "s2", "lobby");
+      expect(await p.users("/chat", "lobby")).toEqual(["u2"]);
+    });
+
+    it("remove drops the socket from all its rooms", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await p.join("/chat", "s1", "a");
+      await p.join("/chat", "s1", "b");
+      await p.remove("/chat", "s1");
+      expect(await p.users("/chat", "a")).toEqual([]);
+      expect(await p.users("/chat", "b")).toEqual([]);
+      expect(await p.users("/chat")).toEqual([]);
+    });
+
+    it("ignores remove, join and leave of unknown sockets", async () => {
+      const p = await make();
+      await p.remove("/chat", "ghost");
+      await p.join("/chat", "ghost", "lobby");
+      await p.leave("/chat", "ghost", "lobby");
+      expect(await p.users("/chat")).toEqual([]);
+      expect(await p.users("/chat", "lobby")).toEqual([]);
+    });
+
+    it("keeps namespaces and rooms apart even when their names share separators", async () => {
+      const p = await make();
+      await p.add({ namespace: "/a", socketId: "s1", userId: "u1" });
+      await p.add({ namespace: "/a:b", socketId: "s2", userId: "u2" });
+      await p.join("/a", "s1", "b:c");
+      await p.join("/a:b", "s2", "c");
+      expect(await p.users("/a", "b:c")).toEqual(["u1"]);
+      expect(await p.users("/a:b", "c")).toEqual(["u2"]);
+      expect(await p.users("/a")).toEqual(["u1"]);
+      expect(await p.users("/a:b")).toEqual(["u2"]);
+    });
+
+    it("scopes socketsOf and rooms by namespace", async () => {
+      const p = await make();
+      await p.add({ namespace: "/a", socketId: "s1", userId: "u1" });
+      await p.add({ namespace: "/b", socketId: "s2", userId: "u1" });
+      await p.join("/a", "s1", "r");
+      expect(await p.socketsOf("/a", "u1")).toEqual(["s1"]);
+      expect(await p.socketsOf("/b", "u1")).toEqual(["s2"]);
+      expect(await p.users("/b", "r")).toEqual([]);
+    });
+
+    it("close is idempotent and forgets this instance's entries", async () => {
+      const p = await make();
+      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await p.close();
+      await p.close();
+      expect(await p.users("/chat")).toEqual([]);
+      expect(await p.isOnline("/chat", "u1")).toBe(false);
+    });
+  });
+}
