@@ -9,6 +9,7 @@ export function packageConfig(entry: string[] = ["src/index.ts"], extra: Options
     entry,
     format: ["esm", "cjs"],
     dts: true,
+    tsconfig: "tsconfig.build.json",
     sourcemap: true,
     clean: true,
     treeshake: true,

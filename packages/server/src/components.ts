@@ -1,0 +1,213 @@
+import type {
+  ConnectionCounter,
+  LolyLogger,
+  PresenceBackend,
+  RateLimitBackend,
+  RealtimeConfig,
+  RealtimeStateStore,
+} from "@loly-rt/core";
+import { LolyError, withTimeout } from "@loly-rt/core";
+import { createMemoryStateStore } from "@loly-rt/state-memory";
+import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
+import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/presence";
+import type { Redis } from "ioredis";
+import type { ServerMetrics } from "./metrics.js";
+
+/** The parts the server assembles: chosen from `scale.mode` unless injected. */
+export interface Components {
+  state: RealtimeStateStore;
+  presence: PresenceBackend;
+  counter: ConnectionCounter;
+  sharedLimiter: RateLimitBackend;
+  /** Socket.IO adapter constructor (cluster mode). */
+  adapter?: unknown;
+  /** Health of Redis connections (cluster mode). */
+  health(): { ok: boolean; details: Record<string, string> };
+  /** Closes what the server created (never injected instances). */
+  close(): Promise<void>;
+}
+
+export interface ComponentOverrides {
+  stateStore?: RealtimeStateStore;
+  logger: LolyLogger;
+  metrics: ServerMetrics;
+}
+
+/** Wraps a store so no call waits longer than `ms` (UNAVAILABLE after). */
+export function boundedStore(store: RealtimeStateStore, ms: number): RealtimeStateStore {
+  const b = <T>(p: Promise<T>, op: string): Promise<T> => withTimeout(p, ms, `state.${op}`);
+  return {
+    get: (k) => b(store.get(k), "get"),
+    set: (k, v, o) => b(store.set(k, v, o), "set"),
+    del: (k) => b(store.del(k), "del"),
+    incr: (k, by) => b(store.incr(k, by), "incr"),
+    decr: (k, by) => b(store.decr(k, by), "decr"),
+    listPush: (k, v) => b(store.listPush(k, v), "listPush"),
+    listRange: (k, s, e) => b(store.listRange(k, s, e), "listRange"),
+    setAdd: (k, m) => b(store.setAdd(k, m), "setAdd"),
+    setRem: (k, m) => b(store.setRem(k, m), "setRem"),
+    setMembers: (k) => b(store.setMembers(k), "setMembers"),
+    lock: (k, ttl) => b(store.lock(k, ttl), "lock"),
+    close: () => store.close?.() ?? Promise.resolve(),
+  } as RealtimeStateStore;
+}
+
+function redisUrlOf(config: RealtimeConfig): string {
+  const url = config.scale.stateStore.url ?? config.scale.adapter?.url ?? process.env.REDIS_URL;
+  if (!url) throw new LolyError("INVALID_CONFIG", "cluster mode needs a Redis URL (scale.adapter.url, scale.stateStore.url or REDIS_URL)");
+  return url;
+}
+
+async function connectRedis(url: string, config: RealtimeConfig, logger: LolyLogger, metrics: ServerMetrics, role: string): Promise<Redis> {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url, {
+    lazyConnect: true,
+    // Bounded waits: a command never queues longer than the command timeout.
+    commandTimeout: config.scale.commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+    connectionName: `loly-${role}`,
+  });
+  let down = false;
+  client.on("error", (err: Error) => {
+    metrics.backendErrors.labels(`redis-${role}`).inc();
+    if (!down) {
+      down = true;
+      logger.warn({ err: { message: err.message }, component: `redis-${role}` }, `Redis (${role}) unreachable: ${err.message}; retrying`);
+    }
+  });
+  client.on("ready", () => {
+    if (down) logger.info({ component: `redis-${role}` }, `Redis (${role}) is back`);
+    down = false;
+  });
+  try {
+    await withTimeout(client.connect(), Math.max(config.scale.commandTimeoutMs, 1000), `Redis connect (${url})`);
+  } catch (err) {
+    client.disconnect();
+    throw new LolyError(
+      "UNAVAILABLE",
+      `cluster mode: Redis at ${redactUrl(url)} did not answer at start-up (${err instanceof Error ? err.message : String(err)}). Start Redis or fix scale.stateStore.url / scale.adapter.url.`,
+      undefined,
+      { cause: err },
+    );
+  }
+  return client;
+}
+
+/** Hides a password in a Redis URL for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "<invalid url>";
+  }
+}
+
+/** Builds the components of `scale.mode`. */
+export async function createComponents(config: RealtimeConfig, o: ComponentOverrides): Promise<Components> {
+  const { logger, metrics } = o;
+  if (config.scale.mode === "single") {
+    const ownsState = !o.stateStore;
+    const rawState = o.stateStore ?? (config.scale.stateStore.type === "memory" ? createMemoryStateStore() : undefined);
+    let state: RealtimeStateStore;
+    let redis: Redis | undefined;
+    if (rawState) {
+      state = ownsState ? rawState : boundedStore(rawState, config.scale.commandTimeoutMs);
+    } else {
+      // single instance with a Redis store (state survives restarts)
+      redis = await connectRedis(redisUrlOf(config), config, logger, metrics, "state");
+      const { createRedisStateStore } = await import("@loly-rt/state-redis");
+      state = boundedStore(createRedisStateStore({ redis, prefix: config.scale.stateStore.prefix }), config.scale.commandTimeoutMs);
+    }
+    const presence = createMemoryPresence();
+    const counter = createMemoryConnectionCounter();
+    const sharedLimiter = createMemoryRateLimitBackend();
+    return {
+      state,
+      presence,
+      counter,
+      sharedLimiter,
+      health: () => ({ ok: redis ? redis.status === "ready" : true, details: redis ? { state: redis.status } : ({} as Record<string, string>) }),
+      async close() {
+        await presence.close();
+        await counter.close();
+        await sharedLimiter.close?.();
+        if (ownsState) await rawState?.close?.();
+        else if (redis) await state.close?.();
+        if (redis) await redis.quit().catch(() => redis?.disconnect());
+      },
+    };
+  }
+
+  // cluster
+  const prefix = config.scale.stateStore.prefix;
+  const url = redisUrlOf(config);
+  const redis = await connectRedis(url, config, logger, metrics, "command");
+  const onError = (component: string) => (err: unknown, stage?: string) => {
+    metrics.backendErrors.labels(component).inc();
+    logger.warn({ err: { message: err instanceof Error ? err.message : String(err) }, component, stage }, `${component} error`);
+  };
+  try {
+    const [{ createRedisStateStore }, { createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] =
+      await Promise.all([
+        import("@loly-rt/state-redis"),
+        import("@loly-rt/presence"),
+        import("@loly-rt/ratelimit"),
+        import("@loly-rt/adapter-redis"),
+      ]);
+    const ownsState = !o.stateStore;
+    let state: RealtimeStateStore;
+    if (o.stateStore) state = boundedStore(o.stateStore, config.scale.commandTimeoutMs);
+    else if (config.scale.stateStore.type === "redis") state = boundedStore(createRedisStateStore({ redis, prefix }), config.scale.commandTimeoutMs);
+    else state = createMemoryStateStore();
+    const ttlMs = config.presence.ttlMs;
+    const presence = createRedisPresence({ redis, prefix, ttlMs, onError: onError("presence") });
+    const counter = createRedisConnectionCounter({ redis, prefix, ttlMs, onError: onError("connections") });
+    let outageLogged = false;
+    const sharedLimiter = withStorePolicy(createRedisRateLimitBackend({ redis, prefix }), {
+      onStoreError: config.limits.onStoreError,
+      timeoutMs: config.scale.commandTimeoutMs,
+      onOutage: (err: unknown) => {
+        metrics.backendErrors.labels("ratelimit").inc();
+        if (!outageLogged) {
+          outageLogged = true;
+          logger.warn(
+            { err: { message: err instanceof Error ? err.message : String(err) }, component: "ratelimit", policy: config.limits.onStoreError },
+            `cluster rate limiter unreachable: ${config.limits.onStoreError === "allow" ? "admitting" : "refusing"} events until Redis is back`,
+          );
+        }
+      },
+      onRecover: () => {
+        outageLogged = false;
+        logger.info({ component: "ratelimit" }, "cluster rate limiter is back");
+      },
+    });
+    const adapterUrl = config.scale.adapter?.url ?? url;
+    const adapter = createRedisAdapter({ url: adapterUrl, key: `${prefix}socket.io`, onError: onError("adapter") });
+    return {
+      state,
+      presence,
+      counter,
+      sharedLimiter,
+      adapter: adapter.adapter,
+      health: () => {
+        const a = adapter.health();
+        return { ok: redis.status === "ready" && a.ok, details: { command: redis.status, pub: a.pub, sub: a.sub } };
+      },
+      async close() {
+        await presence.close().catch(() => undefined);
+        await counter.close().catch(() => undefined);
+        await sharedLimiter.close?.();
+        if (ownsState) await state.close?.();
+        await adapter.close().catch(() => undefined);
+        await redis.quit().catch(() => redis.disconnect());
+      },
+    };
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+}

@@ -1,0 +1,18 @@
+// Server
+export { createRealtimeServer } from "./server.js";
+export type { RealtimeServer, RealtimeServerOptions } from "./server.js";
+
+// Configuration
+export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config.js";
+
+// Route files
+export { loadRoutesDir } from "./loader.js";
+
+// Logging and metrics
+export { createLogger, REDACT_PATHS } from "./logging.js";
+export { createServerMetrics } from "./metrics.js";
+export type { ServerMetrics, EventOutcome } from "./metrics.js";
+
+// Re-exported from @loly-rt/core for one-import apps
+export { defineWssRoute, LolyError } from "@loly-rt/core";
+export type { WssContext, RealtimeConfig, RealtimeConfigInput, AnyWssRoute } from "@loly-rt/core";

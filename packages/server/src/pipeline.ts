@@ -1,0 +1,373 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "socket.io";
+import {
+  ERROR_EVENT,
+  LolyError,
+  compileSchema,
+  isClientErrorCode,
+  type AnyWssRoute,
+  type ClientErrorCode,
+  type CompiledValidator,
+  type ConnectionHook,
+  type GuardFn,
+  type LolyErrorBody,
+  type RateLimitCfg,
+  type RateLimitDecision,
+  type RateLimitScope,
+  type SchemaIssue,
+  type TokenBucketSpec,
+  type ValidationResult,
+  type WssHandler,
+} from "@loly-rt/core";
+import { TokenBucket, bucketSpec } from "@loly-rt/ratelimit";
+import type { Counter } from "prom-client";
+import { EventContext, socketLogger } from "./context.js";
+import type { SocketRecord, SharedServices } from "./record.js";
+
+type AnyHandler = WssHandler<any, any, unknown>;
+type AnyGuard = GuardFn<any, any>;
+
+/** One event of a route, resolved once at start-up. */
+export interface CompiledEvent {
+  readonly index: number;
+  readonly name: string;
+  readonly validate: CompiledValidator | null;
+  readonly guard: AnyGuard | null;
+  readonly requireAuth: boolean;
+  readonly handler: AnyHandler;
+  /** The event's own bucket, if any. */
+  readonly limit: { readonly spec: TokenBucketSpec; readonly scope: RateLimitScope } | null;
+  /** Pre-bound metric children (no label hashing per event). */
+  readonly okCount: ReturnType<Counter<string>["labels"]>;
+  readonly errorCount: ReturnType<Counter<string>["labels"]>;
+  readonly refusedCount: ReturnType<Counter<string>["labels"]>;
+  readonly observe: (seconds: number) => void;
+}
+
+/** A route resolved once at start-up: its event table and hooks. */
+export interface CompiledRoute {
+  readonly pattern: string;
+  readonly route: AnyWssRoute;
+  readonly events: Map<string, CompiledEvent>;
+  readonly requireAuth: boolean;
+  readonly onConnect: ConnectionHook<any> | null;
+  readonly onDisconnect: ConnectionHook<any> | null;
+  readonly globalSpec: TokenBucketSpec;
+  readonly globalScope: RateLimitScope;
+}
+
+/** Resolves a route into its event table: schemas compiled, buckets sized, metrics bound. */
+export function compileRoute(pattern: string, route: AnyWssRoute, shared: SharedServices): CompiledRoute {
+  const { metrics, config } = shared;
+  const events = new Map<string, CompiledEvent>();
+  let index = 0;
+  for (const [name, entry] of Object.entries(route.events as Record<string, unknown>)) {
+    const def = typeof entry === "function" ? { handler: entry as AnyHandler } : (entry as Record<string, unknown>);
+    const rate = def.rateLimit as RateLimitCfg | undefined;
+    const histogram = metrics.handlerSeconds.labels(pattern, name);
+    events.set(name, {
+      index: index++,
+      name,
+      validate: def.schema !== undefined ? compileSchema(def.schema as never) : null,
+      guard: (def.guard as AnyGuard | undefined) ?? null,
+      requireAuth: def.requireAuth === true,
+      handler: def.handler as AnyHandler,
+      limit: rate ? { spec: bucketSpec(rate), scope: rate.scope ?? "socket" } : null,
+      okCount: metrics.events.labels(pattern, name, "ok"),
+      errorCount: metrics.events.labels(pattern, name, "error"),
+      refusedCount: metrics.events.labels(pattern, name, "refused"),
+      observe: (s) => histogram.observe(s),
+    });
+  }
+  return {
+    pattern,
+    route,
+    events,
+    requireAuth: route.requireAuth === true,
+    onConnect: (route.onConnect as ConnectionHook<any> | undefined) ?? null,
+    onDisconnect: (route.onDisconnect as ConnectionHook<any> | undefined) ?? null,
+    globalSpec: bucketSpec({ eventsPerSecond: config.limits.eventsPerSecond, burst: config.limits.burst }),
+    globalScope: config.limits.scope,
+  };
+}
+
+/** A new per-socket global bucket, when the global scope is per socket. */
+export function globalBucketFor(route: CompiledRoute): TokenBucket | null {
+  return route.globalScope === "socket" ? new TokenBucket(route.globalSpec) : null;
+}
+
+const GENERIC_INTERNAL = "Internal server error";
+
+/** What a thrown value becomes for the client: a LolyError's own code, else INTERNAL. */
+export function toClientError(err: unknown, production: boolean): LolyErrorBody {
+  if (LolyError.is(err) && isClientErrorCode(err.code)) {
+    const body: LolyErrorBody = { code: err.code, message: err.message };
+    if (err.details !== undefined) body.details = err.details;
+    return body;
+  }
+  if (production) return { code: "INTERNAL", message: GENERIC_INTERNAL };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "INTERNAL", message: message || GENERIC_INTERNAL };
+}
+
+function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return v !== null && (typeof v === "object" || typeof v === "function") && typeof (v as PromiseLike<T>).then === "function";
+}
+
+type Ack = ((response: unknown) => void) | undefined;
+
+/**
+ * Refuses an event: `__loly:error` to the caller, the ack (if any) answered, counted.
+ * The handler never runs.
+ */
+function refuse(
+  rec: SocketRecord,
+  ctx: EventContext | null,
+  event: string,
+  ack: Ack,
+  code: ClientErrorCode,
+  message: string,
+  details?: unknown,
+): void {
+  const requestId = ctx ? ctx.requestId : randomUUID();
+  const body: LolyErrorBody = details === undefined ? { code, message } : { code, message, details };
+  rec.socket.emit(ERROR_EVENT, { ...body, event, requestId });
+  if (ack) ack({ ok: false, error: body });
+  const { metrics, logger } = rec.shared;
+  metrics.errors.labels(rec.route.pattern, code).inc();
+  if (logger.level === "debug" || logger.level === "trace") {
+    socketLogger(rec).debug({ event, requestId, code, details }, `event refused: ${code}`);
+  }
+}
+
+
+function refuseRate(rec: SocketRecord, ctx: EventContext | null, event: string, ack: Ack, scope: string, retryAfterMs: number): void {
+  rec.shared.metrics.rateLimited.labels(rec.route.pattern, scope).inc();
+  refuse(rec, ctx, event, ack, "RATE_LIMIT", "Too many events: slow down", { retryAfterMs, scope });
+}
+
+function bucketKey(rec: SocketRecord, scope: RateLimitScope, event: string | null): string {
+  const who = scope === "ip" ? `ip:${rec.ip}` : rec.userId !== null ? `user:${rec.userId}` : `socket:${rec.socket.id}`;
+  return event === null ? `${rec.route.pattern}|*|${who}` : `${rec.route.pattern}|${event}|${who}`;
+}
+
+/**
+ * The event pipeline. Runs synchronously until something returns a promise (an async schema,
+ * guard, shared limiter or handler); only then does it continue asynchronously.
+ *
+ * Order: global bucket (a flood guard: it also covers unknown events and invalid payloads),
+ * requireAuth, schema, guard, the event's own bucket, handler, ack.
+ */
+export function handlePacket(rec: SocketRecord, args: unknown[]): void {
+  const last = args[args.length - 1];
+  const ack = typeof last === "function" ? (last as (r: unknown) => void) : undefined;
+  const name = args[0];
+  const payload = args.length > (ack ? 2 : 1) ? args[1] : undefined;
+  const eventName = typeof name === "string" ? name : String(name);
+
+  // Global bucket
+  const gb = rec.globalBucket;
+  if (gb !== null) {
+    if (!gb.take()) return refuseRate(rec, null, eventName, ack, "global", gb.retryAfterMs());
+  } else {
+    const d = rec.shared.sharedLimiter.consume(bucketKey(rec, rec.route.globalScope, null), rec.route.globalSpec);
+    if (isThenable<RateLimitDecision>(d)) {
+      d.then(
+        (r) => (r.allowed ? afterGlobal(rec, eventName, payload, ack) : refuseRate(rec, null, eventName, ack, "global", r.retryAfterMs)),
+        () => afterGlobal(rec, eventName, payload, ack),
+      );
+      return;
+    }
+    if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", d.retryAfterMs);
+  }
+  afterGlobal(rec, eventName, payload, ack);
+}
+
+function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack): void {
+  const ev = rec.route.events.get(eventName);
+  if (ev === undefined) return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
+  if (ev.requireAuth && rec.userId === null) {
+    ev.refusedCount.inc();
+    return refuse(rec, null, eventName, ack, "UNAUTHORIZED", "Sign in to use this event");
+  }
+  if (ev.validate !== null) {
+    const r = ev.validate(payload);
+    if (isThenable<ValidationResult>(r)) {
+      r.then(
+        (res) => afterValidate(rec, ev, res, ack),
+        (err: unknown) => fail(rec, new EventContext(rec, ev.name, payload), ev, ack, err),
+      );
+      return;
+    }
+    return afterValidate(rec, ev, r, ack);
+  }
+  runGuard(rec, ev, new EventContext(rec, ev.name, payload), ack);
+}
+
+function afterValidate(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack): void {
+  if (!r.ok) {
+    ev.refusedCount.inc();
+    const issues: SchemaIssue[] = r.issues;
+    return refuse(rec, null, ev.name, ack, "BAD_PAYLOAD", "Invalid payload", { issues });
+  }
+  runGuard(rec, ev, new EventContext(rec, ev.name, r.value), ack);
+}
+
+function runGuard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
+  if (ev.guard !== null) {
+    let ok: boolean | PromiseLike<boolean>;
+    try {
+      ok = ev.guard(ctx as never);
+    } catch (err) {
+      return fail(rec, ctx, ev, ack, err);
+    }
+    if (isThenable<boolean>(ok)) {
+      ok.then(
+        (v) => (v ? eventLimit(rec, ev, ctx, ack) : forbid(rec, ev, ctx, ack)),
+        (err: unknown) => fail(rec, ctx, ev, ack, err),
+      );
+      return;
+    }
+    if (!ok) return forbid(rec, ev, ctx, ack);
+  }
+  eventLimit(rec, ev, ctx, ack);
+}
+
+function forbid(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
+  ev.refusedCount.inc();
+  refuse(rec, ctx, ev.name, ack, "FORBIDDEN", "Not allowed");
+}
+
+function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
+  const limit = ev.limit;
+  if (limit !== null) {
+    if (limit.scope === "socket") {
+      const buckets = (rec.eventBuckets ??= []);
+      const b = (buckets[ev.index] ??= new TokenBucket(limit.spec));
+      if (!b.take()) {
+        ev.refusedCount.inc();
+        return refuseRate(rec, ctx, ev.name, ack, "event", b.retryAfterMs());
+      }
+    } else {
+      const d = rec.shared.sharedLimiter.consume(bucketKey(rec, limit.scope, ev.name), limit.spec);
+      if (isThenable<RateLimitDecision>(d)) {
+        d.then(
+          (r) => {
+            if (r.allowed) return invoke(rec, ev, ctx, ack);
+            ev.refusedCount.inc();
+            refuseRate(rec, ctx, ev.name, ack, "event", r.retryAfterMs);
+          },
+          (err: unknown) => fail(rec, ctx, ev, ack, err),
+        );
+        return;
+      }
+      if (!d.allowed) {
+        ev.refusedCount.inc();
+        return refuseRate(rec, ctx, ev.name, ack, "event", d.retryAfterMs);
+      }
+    }
+  }
+  invoke(rec, ev, ctx, ack);
+}
+
+function invoke(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
+  const start = performance.now();
+  let result: unknown;
+  try {
+    result = ev.handler(ctx as never);
+  } catch (err) {
+    return fail(rec, ctx, ev, ack, err);
+  }
+  if (isThenable(result)) {
+    settleAsync(rec, ev, ctx, ack, result, start);
+    return;
+  }
+  ev.observe((performance.now() - start) / 1000);
+  ev.okCount.inc();
+  if (ack) ack({ ok: true, data: result });
+}
+
+function settleAsync(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, result: PromiseLike<unknown>, start: number): void {
+  const timeoutMs = rec.shared.config.handlerTimeoutMs;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let done = false;
+  if (timeoutMs > 0) {
+    timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      fail(rec, ctx, ev, ack, new HandlerTimeoutError(ev.name, timeoutMs));
+    }, timeoutMs);
+    timer.unref?.();
+  }
+  result.then(
+    (value) => {
+      if (timer) clearTimeout(timer);
+      if (done) return;
+      done = true;
+      ev.observe((performance.now() - start) / 1000);
+      ev.okCount.inc();
+      if (ack) ack({ ok: true, data: value });
+    },
+    (err: unknown) => {
+      if (timer) clearTimeout(timer);
+      if (done) return;
+      done = true;
+      ev.observe((performance.now() - start) / 1000);
+      fail(rec, ctx, ev, ack, err);
+    },
+  );
+}
+
+/** A handler that did not settle within `handlerTimeoutMs`. */
+export class HandlerTimeoutError extends Error {
+  constructor(event: string, ms: number) {
+    super(`handler of "${event}" did not settle within ${ms} ms`);
+    this.name = "HandlerTimeoutError";
+  }
+}
+
+/** A handler, guard or async schema failed: the client gets its code, the log gets it all. */
+function fail(rec: SocketRecord, ctx: EventContext, ev: CompiledEvent, ack: Ack, err: unknown): void {
+  ev.errorCount.inc();
+  const body = toClientError(err, rec.shared.production);
+  const expected = LolyError.is(err) && isClientErrorCode(err.code) && err.code !== "INTERNAL" && err.code !== "UNAVAILABLE";
+  try {
+    if (expected) ctx.log.debug({ code: body.code }, `handler refused: ${body.message}`);
+    else ctx.log.error({ err, code: body.code }, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
+  } catch {
+    // A broken logger must not take the socket down.
+  }
+  if (!rec.socket.connected) return;
+  refuse(rec, ctx, ev.name, ack, body.code, body.message, body.details);
+}
+
+/** Runs a connection hook; a throw is logged, never fatal. */
+export async function runHook(rec: SocketRecord, hook: ConnectionHook<any>, event: "connect" | "disconnect", reason?: string): Promise<void> {
+  const ctx = new EventContext(rec, event, undefined);
+  if (reason !== undefined) ctx.reason = reason;
+  try {
+    await hook(ctx as never);
+  } catch (err) {
+    try {
+      ctx.log.error({ err }, `${event === "connect" ? "onConnect" : "onDisconnect"} failed: ${err instanceof Error ? err.message : String(err)}`);
+    } catch {
+      // ignore logger failures
+    }
+  }
+}
+
+/** Installs the pipeline on a connected socket: one middleware closure, no per-event listeners. */
+export function attachPipeline(socket: Socket, rec: SocketRecord): void {
+  socket.use((packet) => {
+    try {
+      handlePacket(rec, packet as unknown[]);
+    } catch (err) {
+      // Nothing in the pipeline should throw; if it does, the process and socket live on.
+      try {
+        socketLogger(rec).error({ err }, "event pipeline failed");
+      } catch {
+        // ignore
+      }
+    }
+  });
+}
