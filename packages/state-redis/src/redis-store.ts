@@ -1,0 +1,335 @@
+import { createHash, randomUUID } from "node:crypto";
+import { LolyError } from "@loly-rt/core";
+import type { JsonValue, LockRelease, RealtimeStateStore, StoreSetOptions } from "@loly-rt/core";
+import { Redis } from "ioredis";
+import type { RedisOptions } from "ioredis";
+
+/** Options of {@link createRedisStateStore}: pass `redis` (your client) or `url` (the store makes one). */
+export interface RedisStateStoreOptions {
+  /** Your ioredis client. The store never closes it and leaves its listeners alone (except `onError`'s). */
+  redis?: Redis;
+  /** A Redis URL (`redis://[:password@]host:port[/db]`); the store creates, owns and closes that client. */
+  url?: string;
+  /** Extra ioredis options for the client created from `url`. */
+  redisOptions?: RedisOptions;
+  /**
+   * Namespace of every key the store writes (the cluster's name). Values, lists, sets and
+   * counters live at `${prefix}state:${key}`, locks at `${prefix}lock:${key}`.
+   * @default "loly:"
+   */
+  prefix?: string;
+  /**
+   * Receives connection errors of the client (background errors never throw). Attached to
+   * the client created from `url`, and to your `redis` client when given.
+   * @default a console.warn once per outage for a client created from `url`
+   */
+  onError?: (error: Error) => void;
+}
+
+/** The Redis-backed {@link RealtimeStateStore}: shared by every instance using the same Redis and prefix. */
+export interface RedisStateStore extends RealtimeStateStore {
+  /**
+   * Closes the client the store created from `url` (never your own `redis` client) and
+   * removes its listeners. Later calls reject with `UNAVAILABLE`. Idempotent.
+   */
+  close(): Promise<void>;
+  /** The ioredis client in use (yours, or the one created from `url`). */
+  readonly redis: Redis;
+  /** The key prefix in use. */
+  readonly prefix: string;
+}
+
+/** Deletes the lock only when it still holds the caller's token: a stale release frees nothing. */
+const RELEASE_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`;
+const RELEASE_SHA = createHash("sha1").update(RELEASE_SCRIPT).digest("hex");
+
+const DEFAULT_PREFIX = "loly:";
+const CLOSE_WAIT_MS = 2000;
+
+function isReplyError(err: unknown): err is Error {
+  return err instanceof Error && err.name === "ReplyError";
+}
+
+/**
+ * A Redis reply error (WRONGTYPE, not an integer...) is the caller's mistake and keeps its
+ * message; anything else means Redis could not answer and becomes `UNAVAILABLE`.
+ */
+function failure(op: string, key: string, err: unknown): Error {
+  const message = `state-redis: ${op}("${key}") failed: ${err instanceof Error ? err.message : String(err)}`;
+  if (isReplyError(err)) return new Error(message, { cause: err });
+  if (LolyError.is(err)) return err;
+  return new LolyError("UNAVAILABLE", message, undefined, { cause: err });
+}
+
+function serialize(value: JsonValue, op: string, key: string): string {
+  const json = JSON.stringify(value) as string | undefined;
+  if (json === undefined) throw new TypeError(`state-redis: ${op}("${key}") got a ${typeof value}; values must be JSON`);
+  return json;
+}
+
+function parse<T>(json: string, op: string, key: string): T {
+  try {
+    return JSON.parse(json) as T;
+  } catch {
+    throw new Error(`state-redis: ${op}("${key}") failed: the stored value is not JSON (was it written by another program?)`);
+  }
+}
+
+function ttlOf(ttlMs: number, op: string, key: string): number {
+  if (!(typeof ttlMs === "number" && ttlMs > 0 && ttlMs !== Infinity)) {
+    throw new RangeError(`state-redis: ${op}("${key}") got ttlMs ${String(ttlMs)}; the ttl must be a positive number of milliseconds`);
+  }
+  // PX takes whole milliseconds; rounding up never expires a key early.
+  return Math.ceil(ttlMs);
+}
+
+function checkInteger(by: number, op: string, key: string): void {
+  if (!Number.isSafeInteger(by)) {
+    throw new TypeError(`state-redis: ${op}("${key}") got by = ${String(by)}; it must be an integer`);
+  }
+}
+
+/**
+ * Creates a state store over ioredis: JSON values, and every operation one atomic Redis
+ * command (GET, SET PX, DEL, INCRBY/DECRBY, LPUSH, LRANGE, SADD, SREM, SMEMBERS). `lock` is
+ * `SET NX PX` with a random token, released by a Lua script that deletes only that token.
+ *
+ * Key layout under `prefix` (default `"loly:"`): `${prefix}state:${key}` for values, lists,
+ * sets and counters, `${prefix}lock:${key}` for locks. Nothing is written outside the prefix.
+ *
+ * @example
+ * const store = createRedisStateStore({ url: "redis://127.0.0.1:6379", prefix: "chat:" });
+ * await store.incr("visits");
+ * const release = await store.lock("room:42", 5_000);
+ * if (release) try { ... } finally { await release(); }
+ */
+export function createRedisStateStore(options: RedisStateStoreOptions): RedisStateStore {
+  const { redis: given, url, redisOptions, prefix = DEFAULT_PREFIX, onError } = options ?? {};
+  if (given !== undefined && url !== undefined) {
+    throw new TypeError("createRedisStateStore: pass either `redis` (your ioredis client) or `url`, not both");
+  }
+  if (given === undefined && url === undefined) {
+    throw new TypeError(
+      'createRedisStateStore: pass `url` (e.g. "redis://127.0.0.1:6379") or `redis` (an ioredis client)',
+    );
+  }
+  if (typeof prefix !== "string") {
+    throw new TypeError(`createRedisStateStore: prefix must be a string, got ${typeof prefix}`);
+  }
+
+  const owned = given === undefined;
+  const redis = given ?? new Redis(url!, { ...redisOptions });
+  const stateKeyPrefix = `${prefix}state:`;
+  const lockKeyPrefix = `${prefix}lock:`;
+
+  let errorListener: ((err: Error) => void) | undefined;
+  if (onError !== undefined) {
+    errorListener = (err: Error): void => {
+      try {
+        onError(err);
+      } catch {
+        // A throwing onError must not turn a Redis hiccup into a crash.
+      }
+    };
+  } else if (owned) {
+    let warned = false;
+    errorListener = (err: Error): void => {
+      if (warned) return;
+      warned = true;
+      console.warn(`[@loly-rt/state-redis] Redis error (further errors are silent until it reconnects): ${err.message}`);
+    };
+    redis.on("ready", () => {
+      warned = false;
+    });
+  }
+  if (errorListener !== undefined) redis.on("error", errorListener);
+
+  let closing: Promise<void> | undefined;
+
+  const ensureOpen = (op: string, key: string): void => {
+    if (closing !== undefined) {
+      throw new LolyError("UNAVAILABLE", `state-redis: ${op}("${key}") called after close()`);
+    }
+  };
+
+  const release = async (lockKey: string, token: string): Promise<boolean> => {
+    try {
+      return (await redis.evalsha(RELEASE_SHA, 1, lockKey, token)) === 1;
+    } catch (err) {
+      // Script caches are emptied by restarts and SCRIPT FLUSH: EVAL loads it again.
+      if (!(isReplyError(err) && err.message.startsWith("NOSCRIPT"))) throw err;
+      return (await redis.eval(RELEASE_SCRIPT, 1, lockKey, token)) === 1;
+    }
+  };
+
+  return {
+    redis,
+    prefix,
+
+    async get<T extends JsonValue = JsonValue>(key: string): Promise<T | null> {
+      ensureOpen("get", key);
+      let json: string | null;
+      try {
+        json = await redis.get(stateKeyPrefix + key);
+      } catch (err) {
+        throw failure("get", key, err);
+      }
+      return json === null ? null : parse<T>(json, "get", key);
+    },
+
+    async set(key: string, value: JsonValue, setOptions?: StoreSetOptions): Promise<void> {
+      ensureOpen("set", key);
+      const ttlMs = setOptions?.ttlMs;
+      const px = ttlMs === undefined ? undefined : ttlOf(ttlMs, "set", key);
+      const json = serialize(value, "set", key);
+      try {
+        if (px === undefined) await redis.set(stateKeyPrefix + key, json);
+        else await redis.set(stateKeyPrefix + key, json, "PX", px);
+      } catch (err) {
+        throw failure("set", key, err);
+      }
+    },
+
+    async del(key: string): Promise<boolean> {
+      ensureOpen("del", key);
+      try {
+        return (await redis.del(stateKeyPrefix + key)) > 0;
+      } catch (err) {
+        throw failure("del", key, err);
+      }
+    },
+
+    async incr(key: string, by = 1): Promise<number> {
+      ensureOpen("incr", key);
+      checkInteger(by, "incr", key);
+      try {
+        return await redis.incrby(stateKeyPrefix + key, by);
+      } catch (err) {
+        throw failure("incr", key, err);
+      }
+    },
+
+    async decr(key: string, by = 1): Promise<number> {
+      ensureOpen("decr", key);
+      checkInteger(by, "decr", key);
+      try {
+        return await redis.decrby(stateKeyPrefix + key, by);
+      } catch (err) {
+        throw failure("decr", key, err);
+      }
+    },
+
+    async listPush(key: string, value: JsonValue): Promise<number> {
+      ensureOpen("listPush", key);
+      const json = serialize(value, "listPush", key);
+      try {
+        return await redis.lpush(stateKeyPrefix + key, json);
+      } catch (err) {
+        throw failure("listPush", key, err);
+      }
+    },
+
+    async listRange<T extends JsonValue = JsonValue>(key: string, start: number, stop: number): Promise<T[]> {
+      ensureOpen("listRange", key);
+      if (!Number.isInteger(start) || !Number.isInteger(stop)) {
+        throw new TypeError(`state-redis: listRange("${key}") needs integer indexes, got ${start}, ${stop}`);
+      }
+      let items: string[];
+      try {
+        items = await redis.lrange(stateKeyPrefix + key, start, stop);
+      } catch (err) {
+        throw failure("listRange", key, err);
+      }
+      const out = new Array<T>(items.length);
+      for (let i = 0; i < items.length; i++) out[i] = parse<T>(items[i]!, "listRange", key);
+      return out;
+    },
+
+    async setAdd(key: string, member: string): Promise<boolean> {
+      ensureOpen("setAdd", key);
+      if (typeof member !== "string") throw new TypeError(`state-redis: setAdd("${key}") needs a string member`);
+      try {
+        return (await redis.sadd(stateKeyPrefix + key, member)) === 1;
+      } catch (err) {
+        throw failure("setAdd", key, err);
+      }
+    },
+
+    async setRem(key: string, member: string): Promise<boolean> {
+      ensureOpen("setRem", key);
+      try {
+        return (await redis.srem(stateKeyPrefix + key, member)) === 1;
+      } catch (err) {
+        throw failure("setRem", key, err);
+      }
+    },
+
+    async setMembers(key: string): Promise<string[]> {
+      ensureOpen("setMembers", key);
+      try {
+        return await redis.smembers(stateKeyPrefix + key);
+      } catch (err) {
+        throw failure("setMembers", key, err);
+      }
+    },
+
+    async lock(key: string, ttlMs: number): Promise<LockRelease | null> {
+      ensureOpen("lock", key);
+      const px = ttlOf(ttlMs, "lock", key);
+      const lockKey = lockKeyPrefix + key;
+      const token = randomUUID();
+      let taken: string | null;
+      try {
+        taken = await redis.set(lockKey, token, "PX", px, "NX");
+      } catch (err) {
+        throw failure("lock", key, err);
+      }
+      if (taken === null) return null;
+      return async (): Promise<boolean> => {
+        try {
+          return await release(lockKey, token);
+        } catch (err) {
+          throw failure("lock release", key, err);
+        }
+      };
+    },
+
+    close(): Promise<void> {
+      closing ??= (async (): Promise<void> => {
+        if (!owned) {
+          if (errorListener !== undefined) redis.off("error", errorListener);
+          return;
+        }
+        // Listeners stay on the owned client: a late error must still find one.
+        const status = redis.status;
+        if (status === "end") return;
+        if (status === "reconnecting") {
+          // Between attempts there is no socket: cancelling the retry timer is all it takes
+          // (ioredis emits no "end" in this state).
+          redis.disconnect();
+          return;
+        }
+        const ended = new Promise<void>((resolve) => redis.once("end", () => resolve()));
+        if (status === "ready") {
+          try {
+            await redis.quit();
+          } catch {
+            redis.disconnect();
+          }
+        } else {
+          // Not connected: QUIT would wait in the offline queue; drop the connection attempt.
+          redis.disconnect();
+        }
+        // QUIT resolves on its reply; the socket is gone only at "end" (bounded, in case the
+        // client is in a state where ioredis never emits it).
+        if (redis.status !== "end") {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
+          clearTimeout(timer);
+        }
+      })();
+      return closing;
+    },
+  };
+}
