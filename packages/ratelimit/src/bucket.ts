@@ -68,8 +68,9 @@ export class TokenBucket {
    * Refills up to `now`, then takes `cost` tokens if the bucket holds them. A cost above
    * the capacity is never admitted.
    *
+   * @param cost tokens to take (default 1)
+   * @param now clock reading in ms (default {@link monotonicNow})
    * @returns true when admitted (the tokens are taken), false when refused (nothing taken).
-   * @default cost 1
    */
   take(cost = 1, now: number = monotonicNow()): boolean {
     this.refill(now);
@@ -84,7 +85,7 @@ export class TokenBucket {
    * Milliseconds until `cost` tokens are back, as of the last `take` (rounded up; 0 when
    * they are there already). With the default cost this is the wait until one token.
    *
-   * @default cost 1
+   * @param cost tokens wanted (default 1)
    */
   retryAfterMs(cost = 1): number {
     const missing = cost - this.tokens;
@@ -125,7 +126,8 @@ export class TokenBucket {
    * Takes `cost` tokens and answers with a decision object (the one allocation of a
    * decision); `take` is the allocation-free form.
    *
-   * @default cost 1
+   * @param cost tokens to take (default 1)
+   * @param now clock reading in ms (default {@link monotonicNow})
    */
   decide(cost = 1, now: number = monotonicNow()): RateLimitDecision {
     const allowed = this.take(cost, now);

@@ -40,11 +40,13 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
-function call(fn: ((...args: never[]) => void) | undefined, ...args: never[]): void {
+/** Runs a user callback; one that throws must not turn a decision into a failure. */
+function notify<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A): void {
+  if (fn === undefined) return;
   try {
-    fn?.(...args);
+    fn(...args);
   } catch {
-    // A throwing callback must not turn a decision into a failure.
+    // Swallowed on purpose: see above.
   }
 }
 
@@ -84,13 +86,13 @@ export function withStorePolicy(backend: RateLimitBackend, options: StorePolicyO
   const failed = (id: number, err: unknown): void => {
     if (outage || id <= recoveredAt) return;
     outage = true;
-    call(onOutage as ((...args: never[]) => void) | undefined, err as never);
+    notify(onOutage, err);
   };
   const succeeded = (): void => {
     if (!outage) return;
     outage = false;
     recoveredAt = calls;
-    call(onRecover);
+    notify(onRecover);
   };
   const onDecision = (decision: RateLimitDecision): RateLimitDecision => {
     succeeded();
