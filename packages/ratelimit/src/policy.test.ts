@@ -260,6 +260,11 @@ describe("withStorePolicy", () => {
       expect(limiter.outage).toBe(true);
     });
 
+    it("refuses an unknown policy, naming it", () => {
+      const inner = createMemoryRateLimitBackend();
+      expect(() => withStorePolicy(inner, { onStoreError: "ignore" as "allow", timeoutMs: 100 })).toThrow(/onStoreError.*"ignore"/);
+    });
+
     it("keeps a local backend synchronous", async () => {
       const inner = createMemoryRateLimitBackend();
       const limiter = withStorePolicy(inner, { onStoreError: "deny", timeoutMs: 100 });

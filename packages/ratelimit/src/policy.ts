@@ -74,6 +74,9 @@ function notify<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...
  */
 export function withStorePolicy(backend: RateLimitBackend, options: StorePolicyOptions): StorePolicyBackend {
   const { timeoutMs, onOutage, onRecover } = options;
+  if (options.onStoreError !== "allow" && options.onStoreError !== "deny") {
+    throw new RangeError(`onStoreError must be "allow" or "deny", got ${JSON.stringify(options.onStoreError)}`);
+  }
   const fallback: RateLimitDecision =
     options.onStoreError === "deny"
       ? Object.freeze({ allowed: false, remaining: 0, retryAfterMs: options.denyRetryAfterMs ?? 1000 })
