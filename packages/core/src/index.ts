@@ -17,6 +17,8 @@ export type {
   ConnectionHook,
   RouteEventName,
   RouteEventInput,
+  RouteEventResult,
+  RouteUser,
 } from "./route.js";
 
 // Handler context

@@ -31,46 +31,78 @@ export interface WssEventConfig<TSchema = undefined, TUser = unknown, TResult = 
 }
 
 /** An event of a route: a bare handler or a {@link WssEventConfig}. */
-export type WssEventEntry<TSchema = undefined, TUser = unknown> =
-  | WssHandler<unknown, TUser>
-  | WssEventConfig<TSchema, TUser>;
+export type WssEventEntry<TSchema = undefined, TUser = unknown, TResult = unknown> =
+  | WssHandler<unknown, TUser, TResult>
+  | WssEventConfig<TSchema, TUser, TResult>;
 
-/** What `defineWssRoute` accepts. `TSchemas` maps each event to its schema type. */
-export interface WssRouteDefinition<TUser = unknown, TSchemas extends Record<string, unknown> = Record<string, unknown>> {
+/**
+ * What `defineWssRoute` accepts. `TSchemas` maps each event to its schema type, `TResults`
+ * each event to its handler's result (before awaiting).
+ */
+export interface WssRouteDefinition<
+  TUser = unknown,
+  TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
+  TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
+> {
   /** Who is connecting. Runs once per connection, before `onConnect`. */
   auth?: AuthFn<TUser>;
   /** Refuse connections without a user (`connect_error` `UNAUTHORIZED`). @default false */
   requireAuth?: boolean;
   onConnect?: ConnectionHook<TUser>;
   onDisconnect?: ConnectionHook<TUser>;
-  events: { [K in keyof TSchemas]: WssEventEntry<TSchemas[K], TUser> };
+  /**
+   * The events, by name. The key union `keyof TSchemas | keyof TResults` is deliberate: it
+   * makes TypeScript infer both maps from each entry (the schema first, then the handler's
+   * result once `ctx` is typed from it), keeping `ctx` contextually typed.
+   */
+  events: { [K in keyof TSchemas | keyof TResults]: WssEventEntry<TSchemas[K], TUser, TResults[K]> };
 }
 
 export const ROUTE_BRAND: unique symbol = Symbol.for("loly-rt.route") as never;
 
 /**
  * A route, as `defineWssRoute` returns it. The type parameters carry what the client infers:
- * `TUser` from `auth`, `TSchemas` the schema of each event.
+ * `TUser` from `auth`, `TSchemas` the schema of each event, `TResults` what each handler returns.
  */
-export interface WssRoute<TUser = unknown, TSchemas extends Record<string, unknown> = Record<string, unknown>>
-  extends WssRouteDefinition<TUser, TSchemas> {
+export interface WssRoute<
+  TUser = unknown,
+  TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
+  TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
+> extends WssRouteDefinition<TUser, TSchemas, TResults> {
   readonly [ROUTE_BRAND]: true;
 }
 
 /** Any route. */
-export type AnyWssRoute = WssRoute<any, any>;
+export type AnyWssRoute = WssRoute<any, any, any>;
 
-/** Event names of a route. */
-export type RouteEventName<R> = R extends WssRoute<any, infer S> ? Extract<keyof S, string> : string;
+/** Event names of a route (`string` for a route whose type is unknown). */
+export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res>
+  ? Extract<keyof S | keyof Res, string>
+  : string;
 
 /** Payload a client sends for event `E` (the schema's input type; `unknown` without schema). */
-export type RouteEventInput<R, E extends string> = R extends WssRoute<any, infer S>
+export type RouteEventInput<R, E extends string> = R extends WssRoute<infer _U, infer S, infer _Res>
   ? E extends keyof S
     ? S[E] extends WssSchema
       ? InferSchemaInput<S[E]>
       : unknown
     : never
   : unknown;
+
+/**
+ * What a client's request for event `E` resolves with: the handler's awaited return
+ * (`unknown` for a route whose type is unknown).
+ */
+export type RouteEventResult<R, E extends string> = R extends WssRoute<infer _U, infer _S, infer Res>
+  ? 0 extends 1 & Res
+    ? unknown
+    : E extends keyof Res
+      ? Awaited<Res[E]>
+      : never
+  : unknown;
+
+/** The user type of a route: what its `auth` hook returns, without `null` (`null` without `auth`). */
+export type RouteUser<R> = R extends WssRoute<infer U, infer _S, infer _Res> ? U : unknown;
 
 const ROUTE_KEYS = new Set(["auth", "requireAuth", "onConnect", "onDisconnect", "events"]);
 const EVENT_KEYS = new Set(["schema", "guard", "rateLimit", "requireAuth", "handler"]);
@@ -174,11 +206,18 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
  *   },
  * });
  */
-export function defineWssRoute<TUser = never, TSchemas extends Record<string, unknown> = {}>(
-  definition: WssRouteDefinition<TUser, TSchemas>,
-): WssRoute<TUser, TSchemas> {
+export function defineWssRoute<
+  // `null` without `auth` (ctx.user is then always null); not `never`, which no other user type is assignable to.
+  TUser = null,
+  TSchemas extends Record<PropertyKey, unknown> = {},
+  TResults extends Record<PropertyKey, unknown> = {},
+>(definition: WssRouteDefinition<TUser, TSchemas, TResults>): WssRoute<TUser, TSchemas, TResults> {
   assertWssRouteDefinition(definition);
-  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<TUser, TSchemas>;
+  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<
+    TUser,
+    TSchemas,
+    TResults
+  >;
 }
 
 /** True for a route from any copy of `@loly-rt/core` (brand), or any object shaped like one. */

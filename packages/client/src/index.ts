@@ -1,0 +1,26 @@
+// Client
+export { lolySocket } from "./client.js";
+export type {
+  LolySocket,
+  LolySocketOptions,
+  LolyRequestOptions,
+  LolyAuth,
+  ServerEvents,
+  ClientEventName,
+  PayloadArgs,
+  RequestArgs,
+} from "./types.js";
+
+// Errors
+export { LolyClientError, LOCAL_ERROR_CODES } from "./errors.js";
+export type { LolyClientErrorCode, LocalErrorCode } from "./errors.js";
+
+// Route types, re-exported so that apps need no direct dependency on @loly-rt/core
+export type {
+  RouteEventName,
+  RouteEventInput,
+  RouteEventResult,
+  LolyErrorEvent,
+  ClientErrorCode,
+  ConnectErrorCode,
+} from "@loly-rt/core";
