@@ -91,6 +91,10 @@ describe("lolySocket types", () => {
     loose.on("whatever", (p) => expectTypeOf(p).toBeUnknown());
   });
 
+  test("a typed client is usable where an untyped one is expected", () => {
+    expectTypeOf(chat).toExtend<LolySocket>();
+  });
+
   test("errors carry a code union", () => {
     const err = new LolyClientError("TIMEOUT", "late");
     expectTypeOf(err.code).toEqualTypeOf<LolyClientErrorCode>();

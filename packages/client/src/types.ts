@@ -113,7 +113,8 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
    * {@link LolyClientError} on the next failed attempt: the server's refusal code
    * (`UNAUTHORIZED`, `FORBIDDEN_ORIGIN`, `TOO_MANY_CONNECTIONS`; the client then stays
    * disconnected), or `CONNECT_FAILED` (socket.io keeps retrying; call `ready()` again);
-   * `DISCONNECTED` when the client is closed.
+   * `DISCONNECTED` at once when the client is not connecting (closed, or `autoConnect: false`
+   * before `socket.connect()`).
    */
   ready(): Promise<void>;
   /** Disconnects; pending requests reject with `DISCONNECTED`. `socket.connect()` reconnects. */

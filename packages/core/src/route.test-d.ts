@@ -172,6 +172,23 @@ describe("defineWssRoute", () => {
     expectTypeOf<RouteEventResult<typeof r, "send">>().toBeNumber();
   });
 
+  test("the order of the keys does not matter, destructuring works", () => {
+    const r = defineWssRoute({
+      events: {
+        late: {
+          handler: async ({ data, user }) => {
+            expectTypeOf(user).toBeNull();
+            return data.n;
+          },
+          guard: ({ data }) => data.n > 0,
+          schema: z.object({ n: z.number() }),
+        },
+      },
+    });
+    expectTypeOf<RouteEventResult<typeof r, "late">>().toBeNumber();
+    expectTypeOf<RouteEventInput<typeof r, "late">>().toEqualTypeOf<{ n: number }>();
+  });
+
   test("an empty route is a route", () => {
     const r = defineWssRoute({ events: {} });
     expectTypeOf(r).toExtend<AnyWssRoute>();

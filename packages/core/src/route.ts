@@ -192,7 +192,12 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
 /**
  * Defines a route (a namespace): its auth hook, connection hooks and events. Checks the
  * structure at once and keeps the types: `ctx.data` is each schema's output, `ctx.user`
- * what `auth` returns.
+ * what `auth` returns (`null` without `auth`), and the route's type records each event's
+ * schema and handler result for `@loly-rt/client`.
+ *
+ * Write `auth` before `events`: TypeScript infers the user from `auth` in source order, so
+ * an `auth: (ctx) => ...` written after handlers that read `ctx.user` is an error (unless
+ * its return type is annotated).
  *
  * @example
  * export default defineWssRoute({
