@@ -1,0 +1,227 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createServer as createNetServer } from "node:net";
+import { Redis } from "ioredis";
+import { Server } from "socket.io";
+import { io as connect, type Socket as ClientSocket } from "socket.io-client";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { LolyError } from "@loly-rt/core";
+import type { RedisAdapter } from "@socket.io/redis-adapter";
+import { redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { createRedisAdapter, type RedisAdapterHandle } from "./adapter.js";
+import { startRedisServer, stopRedisServer } from "./testing/redis-server.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+interface Instance {
+  io: Server;
+  http: HttpServer;
+  port: number;
+}
+
+async function startIo(handle: RedisAdapterHandle): Promise<Instance> {
+  const http = createServer();
+  const io = new Server(http, { transports: ["websocket"] });
+  io.adapter(handle.adapter);
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  return { io, http, port: (http.address() as AddressInfo).port };
+}
+
+function deadPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+process.on("unhandledRejection", onUnhandled);
+afterAll(() => {
+  process.off("unhandledRejection", onUnhandled);
+});
+
+describe("createRedisAdapter", () => {
+  it("delivers a room emit from server A to a client connected to server B", async () => {
+    const key = `${testPrefix("adapter")}socket.io`;
+    const errors: unknown[] = [];
+    const handleA = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
+    const handleB = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
+    cleanups.push(() => handleA.close(), () => handleB.close());
+    const a = await startIo(handleA);
+    const b = await startIo(handleB);
+    cleanups.push(
+      () => new Promise<void>((r) => void a.io.close(() => r())),
+      () => new Promise<void>((r) => void b.io.close(() => r())),
+    );
+    b.io.on("connection", (socket) => void socket.join("room1"));
+
+    await eventually(() => handleA.health().ok && handleB.health().ok);
+    expect(handleA.health()).toEqual({ ok: true, pub: "ready", sub: "ready" });
+    // Both instances have subscribed their request channels: fan-out is live.
+    await eventually(async () => (await (a.io.of("/").adapter as RedisAdapter).serverCount()) === 2);
+
+    const client: ClientSocket = connect(`http://127.0.0.1:${b.port}`, { transports: ["websocket"], forceNew: true });
+    cleanups.push(() => void client.close());
+    await new Promise<void>((resolve, reject) => {
+      client.once("connect", resolve);
+      client.once("connect_error", reject);
+    });
+    await eventually(async () => (await b.io.in("room1").fetchSockets()).length === 1);
+
+    const received = new Promise<unknown>((resolve) => client.once("hello", resolve));
+    a.io.to("room1").emit("hello", { from: "A" });
+    expect(await received).toEqual({ from: "A" });
+
+    // And a room that B's client is not in does not reach it.
+    let stray = false;
+    client.once("other", () => (stray = true));
+    a.io.to("room2").emit("other", 1);
+    a.io.to("room1").emit("hello", "second");
+    expect(await new Promise((resolve) => client.once("hello", resolve))).toBe("second");
+    expect(stray).toBe(false);
+    expect(errors).toEqual([]);
+  });
+
+  it("close() quits the clients it created and leaves the caller's open", async () => {
+    const key = `${testPrefix("adapter")}socket.io`;
+    const userPub = testRedis();
+    const userSub = testRedis();
+    cleanups.push(() => void userPub.disconnect(), () => void userSub.disconnect());
+
+    const both = createRedisAdapter({ pubClient: userPub, subClient: userSub, key });
+    const onlyPub = createRedisAdapter({ pubClient: userPub, key });
+    const fromUrl = createRedisAdapter({ url: redisUrl(), key });
+    expect(both.pubClient).toBe(userPub);
+    expect(both.subClient).toBe(userSub);
+    expect(onlyPub.pubClient).toBe(userPub);
+    expect(onlyPub.subClient).not.toBe(userPub);
+
+    const instances = await Promise.all([both, onlyPub, fromUrl].map(startIo));
+    await eventually(() => both.health().ok && onlyPub.health().ok && fromUrl.health().ok);
+    for (const { io } of instances) await new Promise<void>((r) => void io.close(() => r()));
+    const listenersBefore = userPub.listenerCount("error");
+
+    await both.close();
+    await onlyPub.close();
+    await fromUrl.close();
+    await fromUrl.close();
+    expect(userPub.status).toBe("ready");
+    expect(userSub.status).toBe("ready");
+    expect(await userPub.ping()).toBe("PONG");
+    expect(onlyPub.subClient.status).toBe("end");
+    expect(fromUrl.pubClient.status).toBe("end");
+    expect(fromUrl.subClient.status).toBe("end");
+    expect(fromUrl.health().ok).toBe(false);
+    // Its error listeners are gone from the caller's clients.
+    expect(userPub.listenerCount("error")).toBe(listenersBefore - 2);
+  });
+
+  it("reports errors of a client pointed at a dead port to onError, and nothing crashes", async () => {
+    const port = await deadPort();
+    const seen: { stage: string; err: unknown }[] = [];
+    const handle = createRedisAdapter({
+      url: `redis://127.0.0.1:${port}`,
+      key: `${testPrefix("adapter")}socket.io`,
+      redisOptions: { retryStrategy: () => 50 },
+      onError: (err, stage) => seen.push({ stage, err }),
+    });
+    const dead = await startIo(handle);
+    const before = unhandled.length;
+
+    await eventually(() => seen.some((e) => e.stage === "pub") && seen.some((e) => e.stage === "sub"));
+    expect(handle.health()).toMatchObject({ ok: false });
+    expect(handle.health().pub).not.toBe("ready");
+
+    // Broadcasts still reach local sockets; the failed publish is reported, not thrown.
+    const publishFailed = seen.length;
+    dead.io.to("room").emit("x", 1);
+    dead.io.emit("y", 2);
+    await eventually(() => seen.length > publishFailed + 1);
+    expect(seen.every((e) => e.err instanceof Error)).toBe(true);
+
+    await new Promise<void>((r) => void dead.io.close(() => r()));
+    await handle.close();
+    expect(handle.health()).toEqual({ ok: false, pub: "end", sub: "end" });
+    await sleep(50);
+    expect(unhandled.slice(before)).toEqual([]);
+  });
+
+  it("fan-out comes back by itself after Redis restarts", async () => {
+    const port = await deadPort();
+    let server = await startRedisServer(port);
+    cleanups.push(() => stopRedisServer(server));
+    const url = `redis://127.0.0.1:${port}`;
+    const key = `${testPrefix("adapter")}socket.io`;
+    const errors: string[] = [];
+    const handleA = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
+    const handleB = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
+    cleanups.push(() => handleA.close(), () => handleB.close());
+    const a = await startIo(handleA);
+    const b = await startIo(handleB);
+    cleanups.push(
+      () => new Promise<void>((r) => void a.io.close(() => r())),
+      () => new Promise<void>((r) => void b.io.close(() => r())),
+    );
+    const client: ClientSocket = connect(`http://127.0.0.1:${b.port}`, { transports: ["websocket"], forceNew: true });
+    cleanups.push(() => void client.close());
+    await new Promise<void>((resolve) => client.once("connect", resolve));
+    let got = 0;
+    client.on("tick", () => got++);
+    await eventually(async () => (await (a.io.of("/").adapter as RedisAdapter).serverCount()) === 2);
+    a.io.emit("tick");
+    await eventually(() => got === 1);
+
+    await stopRedisServer(server);
+    await eventually(() => !handleA.health().ok && !handleB.health().ok);
+    // During the outage: local delivery continues, publishes fail into onError.
+    let local = 0;
+    const localClient: ClientSocket = connect(`http://127.0.0.1:${a.port}`, { transports: ["websocket"], forceNew: true });
+    cleanups.push(() => void localClient.close());
+    await new Promise<void>((resolve) => localClient.once("connect", resolve));
+    localClient.on("tick", () => local++);
+    a.io.emit("tick");
+    await eventually(() => local === 1);
+    await eventually(() => errors.includes("pub"));
+
+    server = await startRedisServer(port);
+    const restarted = Date.now();
+    await eventually(async () => {
+      a.io.emit("tick");
+      await sleep(50);
+      return got >= 2;
+    }, 15_000);
+    console.log(`[adapter-redis] cross-instance delivery back ${Date.now() - restarted} ms after Redis restarted`);
+    expect(handleA.health().ok && handleB.health().ok).toBe(true);
+  });
+
+  it("refuses ambiguous or empty configuration with a clear error", () => {
+    const pub = new Redis(redisUrl(), { lazyConnect: true });
+    expect(() => createRedisAdapter({ subClient: pub })).toThrow(LolyError);
+    const saved = process.env.REDIS_URL;
+    delete process.env.REDIS_URL;
+    try {
+      expect(() => createRedisAdapter({})).toThrow(/Pass `url`/);
+    } finally {
+      process.env.REDIS_URL = saved;
+    }
+    pub.disconnect();
+  });
+});

@@ -1,0 +1,8 @@
+// Adapter
+export { createRedisAdapter } from "./adapter.js";
+export type {
+  CreateRedisAdapterOptions,
+  RedisAdapterHandle,
+  RedisAdapterHealth,
+  RedisAdapterErrorStage,
+} from "./adapter.js";
