@@ -7,7 +7,7 @@
  *   pnpm bench                      # every scenario (~4-5 min)
  *   pnpm bench --quick              # every scenario, short windows, fewer rounds (< 1 min)
  *   pnpm bench echo rtt             # only scenarios 1 and 2 (names or numbers: 1 2)
- *   pnpm bench echo --profile       # + a CPU profile of the Loly server under scenario 1
+ *   pnpm bench echo --profile       # + a CPU profile of the Loly server under scenario 1's load
  *   pnpm bench --rounds 7           # override the number of rounds
  *
  * See docs/benchmarks.md for what each number means.
@@ -41,20 +41,20 @@ const LOLY = "Loly Realtime";
 
 const P = quick
   ? {
-      echo: { rounds: 2, connections: 50, window: 8, warmupMs: 700, measureMs: 1500 },
-      rtt: { rounds: 2, warmupMs: 500, measureMs: 1000 },
-      fanout: { rounds: 2, receivers: 100, rate: 100, warmupMs: 500, measureMs: 1500, graceMs: 500 },
-      memory: { rounds: 1, steps: [1000, 5000], concurrency: 100 },
+      echo: { rounds: 2, connections: 50, window: 8, warmupMs: 500, measureMs: 1000 },
+      rtt: { rounds: 2, warmupMs: 400, measureMs: 700 },
+      fanout: { rounds: 1, receivers: 100, rate: 100, warmupMs: 500, measureMs: 1000, graceMs: 500 },
+      memory: { rounds: 1, steps: [1000, 2000], concurrency: 100 },
       ratelimit: { rounds: 1, seqMs: 400, concMs: 400, inflight: 64, keys: 1000 },
       state: { rounds: 1, seqMs: 250, concMs: 250, inflight: 64, keys: 1000 },
     }
   : {
-      echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1500, measureMs: 4000 },
-      rtt: { rounds: 5, warmupMs: 1000, measureMs: 2500 },
-      fanout: { rounds: 3, receivers: 100, rate: 100, warmupMs: 1000, measureMs: 4000, graceMs: 1000 },
+      echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1000, measureMs: 2500 },
+      rtt: { rounds: 5, warmupMs: 700, measureMs: 2000 },
+      fanout: { rounds: 3, receivers: 100, rate: 100, warmupMs: 1000, measureMs: 3000, graceMs: 1000 },
       memory: { rounds: 3, steps: [1000, 5000], concurrency: 100 },
-      ratelimit: { rounds: 3, seqMs: 1500, concMs: 1500, inflight: 64, keys: 1000 },
-      state: { rounds: 3, seqMs: 700, concMs: 700, inflight: 64, keys: 1000 },
+      ratelimit: { rounds: 3, seqMs: 1000, concMs: 1000, inflight: 64, keys: 1000 },
+      state: { rounds: 3, seqMs: 600, concMs: 600, inflight: 64, keys: 1000 },
     };
 if (roundsOverride) for (const k of Object.keys(P)) P[k].rounds = roundsOverride;
 
@@ -197,21 +197,33 @@ async function echoScenario(id, title, p, connections, window) {
   return { id, title, rows, failures, raw: results };
 }
 
-/** One extra Loly server run under `--cpu-prof` with scenario 1's load; summarises the profile. */
+/**
+ * One extra Loly server under scenario 1's load, with V8's CPU profiler (the one behind
+ * `node --cpu-prof`) running over the measured window only; summarises the profile.
+ */
 async function profileEcho(p) {
   const dir = join(BENCH_DIR, "results", "profiles");
   mkdirSync(dir, { recursive: true });
-  const before = new Set(readdirSync(dir));
-  const server = await startServer("loly", { mode: "echo" }, { execArgv: ["--cpu-prof", "--cpu-prof-dir", dir] });
+  const file = join(dir, `loly-echo-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
+  const server = await startServer("loly", { mode: "echo" });
+  const gen = startChild("load/echo.mjs", {
+    env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections: p.connections, window: p.window }) },
+    label: "echo load (profile)",
+  });
   try {
-    await measureEcho(server, { ...p, measureMs: p.measureMs }, 50, p.window);
+    await gen.next("ready", 60_000);
+    await sleep(p.warmupMs);
+    await server.proc.ask({ type: "profile-start" }, "profile-started");
+    gen.send({ type: "start" });
+    await sleep(p.measureMs);
+    gen.send({ type: "stop" });
+    await server.proc.ask({ type: "profile-stop", file }, "profile-stopped", 60_000);
+    const r = await gen.next("result");
+    return { file: file.slice(ROOT_DIR.length), roundTrips: r.roundTrips, ...summarizeProfile(file) };
   } finally {
-    await server.proc.stop(15_000);
+    await gen.stop();
+    await server.proc.stop();
   }
-  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile") && !before.has(f));
-  if (!file) return null;
-  const s = summarizeProfile(join(dir, file));
-  return { file: join("bench", "results", "profiles", file), ...s };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -339,6 +351,13 @@ async function memoryScenario(p) {
   for (const n of p.steps) {
     rows.push(row(`heap per connection @ ${n}`, "KB", col("plain", `heap${n}`, 1024), col("loly", `heap${n}`, 1024), le(1.15)));
     rows.push(row(`RSS per connection @ ${n}`, "KB", col("plain", `rss${n}`, 1024), col("loly", `rss${n}`, 1024), null));
+  }
+  if (p.steps.length >= 2) {
+    const [a, b] = [p.steps[0], p.steps[p.steps.length - 1]];
+    for (const kind of ["plain", "loly"]) {
+      for (const r of results[kind]) r.heapMarginal = (r[`heap${b}`] * b - r[`heap${a}`] * a) / (b - a);
+    }
+    rows.push(row(`heap per connection, marginal ${a}->${b}`, "KB", col("plain", "heapMarginal", 1024), col("loly", "heapMarginal", 1024), null));
   }
   return { id: 4, title: `idle memory per signed-in connection at ${p.steps.join(" and ")} connections (after GC)`, rows, failures, raw: results };
 }
@@ -578,7 +597,10 @@ try {
 }
 
 function renderProfile(pr) {
-  const lines = [`\nCPU profile of the Loly server under scenario 1 (${pr.file}), busy ${fmt(pr.busyMs)} ms`];
+  const lines = [
+    `\nCPU profile of the Loly server under scenario 1's load (${pr.file}): busy ${fmt(pr.busyMs)} ms for ${fmt(pr.roundTrips)} round trips ` +
+      `(${fmt((pr.busyMs * 1000) / pr.roundTrips)} us/rt incl. profiler overhead)`,
+  ];
   lines.push("self time by area:");
   for (const a of pr.areas.filter((a) => a.area !== "(idle)").slice(0, 12)) {
     lines.push(`  ${((a.ms / pr.busyMs) * 100).toFixed(1).padStart(5)}%  ${a.area}`);
@@ -586,6 +608,10 @@ function renderProfile(pr) {
   lines.push("top self-time functions of packages/server, packages/ratelimit, packages/core:");
   const ours = pr.functions.filter((f) => /^packages\/(server|ratelimit|core)/.test(f.area)).slice(0, 15);
   for (const f of ours) lines.push(`  ${((f.ms / pr.busyMs) * 100).toFixed(2).padStart(5)}%  ${f.name}  ${f.where}`);
+  lines.push("top self-time functions overall:");
+  for (const f of pr.functions.filter((f) => f.name !== "(idle)").slice(0, 15)) {
+    lines.push(`  ${((f.ms / pr.busyMs) * 100).toFixed(2).padStart(5)}%  ${f.name}  ${f.where}`);
+  }
   return lines.join("\n");
 }
 
@@ -595,7 +621,7 @@ if (targetRows.length > 0) {
   console.log("\nTargets (ratio = median of per-round ratios):");
   for (const { sc, r } of targetRows) {
     const verdict = r.targetMet === null ? "no data" : r.targetMet ? "ok" : "MISSED";
-    const ratio = r.ratio?.n ? `${r.ratio.median.toFixed(2)}x` : "-";
+    const ratio = r.ratio?.n ? `${r.ratio.median.toFixed(3)}x` : "-";
     console.log(`  ${sc.id}. ${r.metric}${r.base !== PLAIN ? ` vs ${r.base}` : ""}: ${ratio} (${r.target.text}) ${verdict}`);
   }
 }

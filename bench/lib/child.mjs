@@ -2,6 +2,8 @@
  * The child side of the runner's IPC: what every server under test answers, and small
  * helpers for load generators.
  */
+import { Session } from "node:inspector/promises";
+import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** Sends a message to the runner. */
@@ -29,13 +31,30 @@ export async function memoryAfterGc() {
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
+let session = null;
+
 /**
  * Wires a server under test to the runner: answers `cpu` (process.cpuUsage now), `mem`
- * (memory after GC) and `close` (runs `close`, then exits).
+ * (memory after GC), `profile-start` / `profile-stop` (V8's CPU profiler, the one behind
+ * `node --cpu-prof`, over the measured window only; the stop writes `msg.file`) and
+ * `close` (runs `close`, then exits).
  */
 export function serveRunner(close) {
   process.on("message", async (msg) => {
-    if (msg.type === "cpu") {
+    if (msg.type === "profile-start") {
+      session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: msg.intervalUs ?? 250 });
+      await session.post("Profiler.start");
+      report({ type: "profile-started" });
+    } else if (msg.type === "profile-stop") {
+      const { profile } = await session.post("Profiler.stop");
+      session.disconnect();
+      session = null;
+      writeFileSync(msg.file, JSON.stringify(profile));
+      report({ type: "profile-stopped" });
+    } else if (msg.type === "cpu") {
       const u = process.cpuUsage();
       report({ type: "cpu", user: u.user, system: u.system, at: performance.now() });
     } else if (msg.type === "mem") {

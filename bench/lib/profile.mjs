@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 
 /** Where a script URL belongs: "packages/server", "socket.io", "node:internal", ... */
 export function areaOf(url) {
-  if (!url) return "(native/gc/idle)";
+  if (!url) return "(native builtins)";
   const ws = url.match(/\/packages\/([^/]+)\//);
   if (ws && !url.includes("/node_modules/")) return `packages/${ws[1]}`;
   const nm = url.match(/.*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
@@ -37,12 +37,13 @@ export function summarizeProfile(file) {
     const name = cf.functionName || "(anonymous)";
     total += us;
     const url = cf.url ?? "";
-    const short = url.replace(/^file:\/\//, "").replace(/^.*\/(packages|node_modules|bench)\//, "$1/");
-    const key = `${name} ${short}:${cf.lineNumber + 1}`;
-    const f = fns.get(key) ?? { name, where: `${short}:${cf.lineNumber + 1}`, area: areaOf(url), ms: 0 };
+    // tsx emits each module on few lines: the file (and the name) locate a function, not the line.
+    const short = url.replace(/^file:\/\//, "").replace(/^.*\/(packages|node_modules|bench)\//, "$1/").replace(/^node_modules\/\.pnpm\/[^/]+\/node_modules\//, "");
+    const key = `${name} ${short}`;
+    const f = fns.get(key) ?? { name, where: short, area: areaOf(url), ms: 0 };
     f.ms += us / 1000;
     fns.set(key, f);
-    const area = name === "(idle)" ? "(idle)" : name === "(garbage collector)" ? "(gc)" : areaOf(url);
+    const area = /^\(.*\)$/.test(cf.functionName) ? cf.functionName : url ? areaOf(url) : "(native builtins)";
     areas.set(area, (areas.get(area) ?? 0) + us / 1000);
   }
   const idleMs = areas.get("(idle)") ?? 0;
