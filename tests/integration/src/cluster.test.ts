@@ -148,12 +148,13 @@ describe("cluster: per-IP connection limit and crash safety", () => {
 
   it("drops a SIGKILLed instance's users from presence and IP counts within presence.ttlMs (3)", async () => {
     // the previous test's sockets are released asynchronously: wait for a free slot
-    let watcher: Awaited<ReturnType<typeof connectTo>> | undefined;
+    let first: Awaited<ReturnType<typeof connectTo>> | undefined;
     await eventually(async () => {
-      watcher = await connectTo(a, { userId: "k-watcher" }).catch(() => undefined);
-      return watcher !== undefined;
+      first = await connectTo(a, { userId: "k-watcher" }).catch(() => undefined);
+      return first !== undefined;
     }, 3000, 50);
-    if (!watcher) throw new Error("unreachable");
+    if (!first) throw new Error("unreachable");
+    const watcher = first;
     await connectTo(b, { userId: "k-victim-1" });
     await connectTo(b, { userId: "k-victim-2" });
     const before = await ask<string[]>(watcher, "users");
