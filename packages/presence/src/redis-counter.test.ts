@@ -1,8 +1,8 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisConnectionCounter, type RedisConnectionCounter } from "./redis-counter.js";
-import { eventually, keysWithTtl } from "./testing/redis-server.js";
+import { countingClient, eventually, keysWithTtl } from "./testing/redis-server.js";
 
 const prefix = testPrefix("conn");
 let redis: Redis;
@@ -46,6 +46,24 @@ describe("createRedisConnectionCounter", () => {
     const attempts = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).acquire("3.3.3.3", 10));
     const results = await Promise.all(attempts);
     expect(results.filter(Boolean).length).toBe(10);
+  });
+
+  it("acquire and release are one Redis command each", async () => {
+    const { redis: counted, sent } = countingClient(redisUrl());
+    const a = createRedisConnectionCounter({ redis: counted, prefix: `${prefix}rtt:`, ttlMs: 60_000 });
+    try {
+      await a.acquire("8.8.8.8", 5);
+      await a.release("8.8.8.8");
+      await new Promise((r) => setTimeout(r, 50));
+      sent.length = 0;
+      expect(await a.acquire("8.8.8.8", 5)).toBe(true);
+      expect(sent).toEqual(["evalsha"]);
+      await a.release("8.8.8.8");
+      expect(sent).toEqual(["evalsha", "evalsha"]);
+    } finally {
+      await a.close();
+      counted.disconnect();
+    }
   });
 
   it("ignores releases it never counted", async () => {

@@ -82,7 +82,7 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
     acquire(ip: string, limit: number): Promise<boolean> {
       if (registry.closed) return Promise.resolve(false);
       const generation = registry.generation;
-      return registry.run(acquireScript, [root, instanceId, ttl, ip, limit]).then(
+      return registry.mutate(acquireScript, [root, instanceId, ttl, ip, limit]).then(
         (counted) => {
           if (counted !== 1) return false;
           model.increment(ip);
@@ -99,7 +99,7 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
     },
     release(ip: string): Promise<void> {
       if (registry.closed || !model.decrement(ip)) return done;
-      return registry.run(releaseScript, [root, instanceId, ttl, ip]).then(
+      return registry.mutate(releaseScript, [root, instanceId, ttl, ip]).then(
         () => undefined,
         (err: unknown) => {
           registry.dirty = true;

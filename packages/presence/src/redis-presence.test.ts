@@ -2,10 +2,10 @@ import type { ChildProcess } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LolyError } from "@loly-rt/core";
-import { deleteKeys, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisPresence, type RedisPresence } from "./redis-presence.js";
 import { presenceContract } from "./testing/contract.js";
-import { eventually, freePort, keysWithTtl, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
+import { countingClient, eventually, freePort, keysWithTtl, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
 
 const sorted = (list: string[]): string[] => [...list].sort();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -122,6 +122,50 @@ describe("createRedisPresence", () => {
     const keys = await keysWithTtl(redis, `${p}*`);
     expect(keys.size).toBeGreaterThan(0);
     for (const [key, ttl] of keys) expect(ttl, key).toBeGreaterThan(0);
+  });
+
+  it("spends one Redis command per write and per read", async () => {
+    const { redis: counted, sent } = countingClient(redisUrl());
+    const a = createRedisPresence({ redis: counted, prefix: `${prefix}rtt:`, ttlMs: 60_000 });
+    try {
+      // Warm up: scripts loaded, first heartbeat done.
+      await a.add({ namespace: "/w", socketId: "w", userId: "w" });
+      await a.users("/w");
+      await a.socketsOf("/w", "w");
+      await a.isOnline("/w", "w");
+      await sleep(50);
+      sent.length = 0;
+      const counts: Record<string, number> = {};
+      const measure = async (name: string, op: () => Promise<unknown>): Promise<void> => {
+        const before = sent.length;
+        await op();
+        counts[name] = sent.length - before;
+      };
+      await measure("add", () => a.add({ namespace: "/chat", socketId: "s1", userId: "u1" }));
+      await measure("join", () => a.join("/chat", "s1", "lobby"));
+      await measure("users", () => a.users("/chat"));
+      await measure("usersRoom", () => a.users("/chat", "lobby"));
+      await measure("socketsOf", () => a.socketsOf("/chat", "u1"));
+      await measure("isOnline", () => a.isOnline("/chat", "u1"));
+      await measure("leave", () => a.leave("/chat", "s1", "lobby"));
+      await measure("remove", () => a.remove("/chat", "s1"));
+      await measure("removeUnknown", () => a.remove("/chat", "nope"));
+      expect(counts).toEqual({
+        add: 1,
+        join: 1,
+        users: 1,
+        usersRoom: 1,
+        socketsOf: 1,
+        isOnline: 1,
+        leave: 1,
+        remove: 1,
+        removeUnknown: 0,
+      });
+      expect(new Set(sent)).toEqual(new Set(["evalsha"]));
+    } finally {
+      await a.close();
+      counted.disconnect();
+    }
   });
 
   it("close() removes this instance's entries at once", async () => {

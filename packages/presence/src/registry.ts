@@ -21,11 +21,16 @@ export function script(source: string): Script {
   return { source, sha: createHash("sha1").update(source).digest("hex") };
 }
 
-/** One round trip: EVALSHA; a second one (EVAL, which also caches it) only after NOSCRIPT. */
-export function runScript(redis: Redis, s: Script, args: (string | number)[]): Promise<unknown> {
+/**
+ * One round trip: EVALSHA; a second one (EVAL, which also caches it) only after NOSCRIPT
+ * (first use, or Redis restarted). `onFallback` runs then: the EVAL goes out after commands
+ * sent meanwhile, so it may land out of order.
+ */
+export function runScript(redis: Redis, s: Script, args: (string | number)[], onFallback?: () => void): Promise<unknown> {
   return redis.evalsha(s.sha, 0, ...args).catch((err: unknown) => {
-    if (err instanceof Error && err.message.startsWith("NOSCRIPT")) return redis.eval(s.source, 0, ...args);
-    throw err;
+    if (!(err instanceof Error && err.message.startsWith("NOSCRIPT"))) throw err;
+    onFallback?.();
+    return redis.eval(s.source, 0, ...args);
   });
 }
 
@@ -84,6 +89,9 @@ export class InstanceRegistry {
   private failing = false;
   private closing: Promise<void> | undefined;
   private readonly onReady = (): void => void this.beat();
+  private readonly markDirty = (): void => {
+    this.dirty = true;
+  };
 
   constructor(options: RegistryOptions) {
     this.redis = options.redis;
@@ -101,13 +109,22 @@ export class InstanceRegistry {
     void this.beat();
   }
 
+  /** Runs a read-only script. */
   run(s: Script, args: (string | number)[]): Promise<unknown> {
     return runScript(this.redis, s, args);
   }
 
+  /**
+   * Runs a script that changes this instance's data. When it had to fall back to EVAL it may
+   * have landed out of order with the other writes: the next heartbeat re-asserts.
+   */
+  mutate(s: Script, args: (string | number)[]): Promise<unknown> {
+    return runScript(this.redis, s, args, this.markDirty);
+  }
+
   /** Applies hash writes in one round trip; a failure leaves Redis to be re-asserted. */
   write(changes: ChangeList): Promise<void> {
-    return runScript(this.redis, writeScript, [this.base, this.ttl, ...changes]).then(
+    return this.mutate(writeScript, [this.base, this.ttl, ...changes]).then(
       () => undefined,
       (err: unknown) => {
         this.dirty = true;
@@ -126,7 +143,7 @@ export class InstanceRegistry {
       if (!renewed && !this.closed) {
         this.dirty = false;
         this.generation++;
-        await this.run(reassertScript, [this.root, this.id, this.ttl, this.marker, ...this.snapshot([])]);
+        await this.mutate(reassertScript, [this.root, this.id, this.ttl, this.marker, ...this.snapshot([])]);
       }
       this.failing = false;
     } catch (err) {

@@ -77,3 +77,18 @@ export async function keysWithTtl(redis: Redis, match: string): Promise<Map<stri
   } while (cursor !== "0");
   return out;
 }
+
+/**
+ * A real client to the test Redis that records the name of every command it sends (one entry
+ * per round trip for single commands), so tests can count round trips without MONITOR.
+ */
+export function countingClient(url: string): { redis: Redis; sent: string[] } {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const sent: string[] = [];
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command, stream) => {
+    sent.push(command.name);
+    return send(command, stream);
+  }) as Redis["sendCommand"];
+  return { redis, sent };
+}
