@@ -21,6 +21,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import { BENCH_DIR, ROOT_DIR, killAll, startChild } from "./lib/proc.mjs";
 import { summarizeProfile } from "./lib/profile.mjs";
+import { startRedisProxy } from "./lib/redis-proxy.mjs";
 import { fmt, spread } from "./lib/stats.mjs";
 
 // ---------------------------------------------------------------------------------------
@@ -66,6 +67,9 @@ const order = (round, a, b) => (round % 2 === 0 ? [a, b] : [b, a]);
 
 const ge = (x, text = `>= ${x}x`) => ({ text, ok: (r) => r >= x });
 const le = (x, text = `<= ${x}x`) => ({ text, ok: (r) => r <= x });
+/** A target on the subject's own value (no baseline): median within `tol` of `x`. */
+const exactly = (x, tol) => ({ text: `= ${x}`, absolute: true, ok: (_r, row) => Math.abs(spread(row.subjectValues).median - x) <= tol });
+const NONE = { label: "-", values: [] };
 
 /** A row of the report: one metric, per-round values of the baseline and of the subject. */
 function row(metric, unit, base, subject, target, extra = {}) {
@@ -128,7 +132,7 @@ async function redisAvailable() {
 // ---------------------------------------------------------------------------------------
 // Scenarios 1 and 2: echo with ack
 
-async function measureEcho(server, p, connections, window) {
+async function measureEcho(server, p, connections, window, hooks = {}) {
   const gen = startChild("load/echo.mjs", {
     env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections, window }) },
     label: `echo load (${server.kind})`,
@@ -137,9 +141,11 @@ async function measureEcho(server, p, connections, window) {
     await gen.next("ready", 60_000);
     await sleep(p.warmupMs);
     gen.send({ type: "start" });
+    hooks.onStart?.();
     const c0 = await cpuMark(server);
     await sleep(p.measureMs);
     gen.send({ type: "stop" });
+    hooks.onStop?.();
     const c1 = await cpuMark(server);
     const r = await gen.next("result");
     const cpuUs = c1.us - c0.us;
@@ -385,6 +391,30 @@ async function ratelimitScenario(p) {
     }
     progress(`5 round ${round + 1}/${p.rounds} done`);
   }
+  // Redis commands per event of a Loly server in cluster mode, counted by a proxy in front of
+  // Redis: per-socket limits must make none, a per-IP event limit one (its EVALSHA).
+  const perEvent = { socket: [], ip: [] };
+  for (const scope of ["socket", "ip"]) {
+    let proxy;
+    let server;
+    try {
+      proxy = await startRedisProxy(REDIS_URL);
+      server = await startServer("loly", { mode: "echo", cluster: true, eventScope: scope, redisUrl: proxy.url, prefix: `${RUN_PREFIX}cmd:` });
+      let n0 = 0;
+      let n1 = 0;
+      const r = await measureEcho(server, { warmupMs: 500, measureMs: p.concMs }, 50, 8, {
+        onStart: () => (n0 = proxy.commands()),
+        onStop: () => (n1 = proxy.commands()),
+      });
+      perEvent[scope].push((n1 - n0) / r.roundTrips);
+      progress(`5 cluster mode, ${scope} event limit: ${n1 - n0} Redis commands for ${r.roundTrips} events`);
+    } catch (err) {
+      failures.push(`Redis commands per event (${scope} limit): ${err.message}`);
+    } finally {
+      await server?.proc.stop();
+      await proxy?.close();
+    }
+  }
   const v = (mode, f) => results[mode].map(f);
   const memory = (m) => v(m, (r) => r.memory?.opsPerSec);
   const conc = (m) => v(m, (r) => r.conc?.opsPerSec);
@@ -398,6 +428,8 @@ async function ratelimitScenario(p) {
     title: `rate-limit decisions (buckets that never refuse, ${p.keys} keys; ${p.inflight} in flight for throughput)`,
     rows: [
       row("in-process decisions/s (sync, no Redis call)", "/s", R("rate-limiter-flexible Memory", "rlf-memory", memory), L, null, { better: "higher" }),
+      row("cluster mode, per-socket limits: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.socket }, exactly(0, 0.05)),
+      row("cluster mode, per-IP event limit: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.ip }, exactly(1, 0.05)),
       row("Redis: sequential p50", "us", R("raw EVALSHA", "raw-evalsha", seqP50), R("Loly Redis backend", "loly-redis", seqP50), null),
       row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("raw EVALSHA", "raw-evalsha", conc), R("Loly Redis backend", "loly-redis", conc), ge(0.8), { better: "higher" }),
       row("Redis: sequential p50", "us", R("rate-limiter-flexible Redis", "rlf-redis", seqP50), R("Loly Redis backend", "loly-redis", seqP50), le(1)),
@@ -478,11 +510,13 @@ function renderScenario(sc) {
     const ratio = q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
     let target = "";
     if (r.target) {
-      const verdict = q.n === 0 ? "" : r.target.ok(q.median, r) ? " ok" : " MISSED";
-      target = `${r.target.text}${verdict}`;
+      const judged = r.target.absolute ? r.subjectValues.length > 0 : q.n > 0;
+      r.targetMet = judged ? r.target.ok(q.median, r) : null;
+      target = `${r.target.text}${r.targetMet === null ? "" : r.targetMet ? " ok" : " MISSED"}`;
+    } else {
+      r.targetMet = null;
     }
     r.ratio = q;
-    r.targetMet = r.target && q.n > 0 ? r.target.ok(q.median, r) : null;
     return [`${r.metric}${r.unit ? ` (${r.unit})` : ""}`, r.base, cell(r.baseValues), r.subject, cell(r.subjectValues), ratio, target];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -621,8 +655,9 @@ if (targetRows.length > 0) {
   console.log("\nTargets (ratio = median of per-round ratios):");
   for (const { sc, r } of targetRows) {
     const verdict = r.targetMet === null ? "no data" : r.targetMet ? "ok" : "MISSED";
-    const ratio = r.ratio?.n ? `${r.ratio.median.toFixed(3)}x` : "-";
-    console.log(`  ${sc.id}. ${r.metric}${r.base !== PLAIN ? ` vs ${r.base}` : ""}: ${ratio} (${r.target.text}) ${verdict}`);
+    const ratio = r.target.absolute ? fmt(spread(r.subjectValues).median) : r.ratio?.n ? `${r.ratio.median.toFixed(3)}x` : "-";
+    const vs = r.base !== PLAIN && r.base !== "-" ? ` vs ${r.base}` : "";
+    console.log(`  ${sc.id}. ${r.metric}${vs}: ${ratio} (${r.target.text}) ${verdict}`);
   }
 }
 info.loadAvgAtEnd = os.loadavg().map((x) => x.toFixed(2)).join(" ");
@@ -642,5 +677,30 @@ const json = {
   })),
 };
 writeFileSync(out, JSON.stringify(json, null, 2));
-console.log(`JSON: ${out.slice(ROOT_DIR.length)}`);
+writeFileSync(out.replace(/\.json$/, ".md"), renderMarkdown());
+console.log(`JSON: ${out.slice(ROOT_DIR.length)} (and the tables in Markdown beside it)`);
+
+/** The same tables in Markdown, for docs/benchmarks.md. */
+function renderMarkdown() {
+  const lines = [
+    `Run of ${new Date(started).toISOString().slice(0, 16).replace("T", " ")} UTC${quick ? " (--quick)" : ""}, commit ${info.commit}: ` +
+      `${info.cpus} CPUs (${info.cpuModel}), node ${info.node}, socket.io ${info.socketIo}; ` +
+      `load average ${info.loadAvgAtStart} before, ${info.loadAvgAtEnd} after; ${seconds.toFixed(0)} s.`,
+  ];
+  for (const sc of report) {
+    lines.push("", `**${sc.id}. ${sc.title}**`, "");
+    lines.push("| metric | baseline | baseline value | Loly | ratio Loly/baseline | target |");
+    lines.push("|---|---|---:|---:|---:|---|");
+    for (const r of sc.rows) {
+      const q = r.ratio ?? ratios(r);
+      const ratio = q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
+      const target = r.target ? `${r.target.text}${r.targetMet === null ? "" : r.targetMet ? " ok" : " **missed**"}` : "";
+      lines.push(`| ${r.metric}${r.unit ? ` (${r.unit})` : ""} | ${r.base} | ${cell(r.baseValues)} | ${cell(r.subjectValues)} | ${ratio} | ${target} |`);
+    }
+    for (const f of sc.failures ?? []) lines.push("", `> ${f}`);
+  }
+  const pr = report.find((sc) => sc.profile)?.profile;
+  if (pr) lines.push("", "```", renderProfile(pr).trim(), "```");
+  return `${lines.join("\n")}\n`;
+}
 process.exit(0);

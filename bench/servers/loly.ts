@@ -3,7 +3,8 @@
  * scenario, through `createRealtimeServer` with its defaults (metrics on, both transports)
  * except logging (warn, no pretty printing) and limits raised so nothing is ever refused.
  *
- * BENCH_OPTS: { mode: "echo" | "fanout" | "idle", redisUrl?, prefix? }
+ * BENCH_OPTS: { mode: "echo" | "fanout" | "idle", redisUrl?, prefix?, cluster?, eventScope? }
+ * (`cluster` runs the echo route in cluster mode; `eventScope` is the scope of its event limit).
  */
 import { defineWssRoute, type AnyWssRoute, type RealtimeConfigInput } from "@loly-rt/core";
 import { createRealtimeServer } from "@loly-rt/server";
@@ -15,6 +16,8 @@ interface Opts {
   mode: "echo" | "fanout" | "idle";
   redisUrl?: string;
   prefix?: string;
+  cluster?: boolean;
+  eventScope?: "socket" | "ip" | "user";
 }
 
 const opts = options() as Opts;
@@ -27,25 +30,30 @@ const config: RealtimeConfigInput = {
   limits: { connectionsPerIp: 100_000, eventsPerSecond: NEVER, burst: NEVER },
 };
 
+const cluster = (): void => {
+  config.scale = {
+    mode: "cluster",
+    adapter: { type: "redis", url: opts.redisUrl },
+    stateStore: { type: "redis", url: opts.redisUrl, prefix: opts.prefix ?? "loly-bench:" },
+  };
+};
+
 let route: AnyWssRoute;
 if (opts.mode === "echo") {
+  if (opts.cluster) cluster();
   // The full pipeline: schema, guard, global and per-event limit, handler, ack envelope.
   route = defineWssRoute({
     events: {
       echo: {
         schema: z.object({ text: z.string().max(500), n: z.number() }),
         guard: ({ data }) => data.n >= 0,
-        rateLimit: { eventsPerSecond: NEVER, burst: NEVER },
+        rateLimit: { eventsPerSecond: NEVER, burst: NEVER, scope: opts.eventScope ?? "socket" },
         handler: (ctx) => ctx.data,
       },
     },
   });
 } else if (opts.mode === "fanout") {
-  config.scale = {
-    mode: "cluster",
-    adapter: { type: "redis", url: opts.redisUrl },
-    stateStore: { type: "redis", url: opts.redisUrl, prefix: opts.prefix ?? "loly-bench:" },
-  };
+  cluster();
   route = defineWssRoute({
     onConnect: (ctx) => ctx.actions.join("bench"),
     events: {
