@@ -1,6 +1,5 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createServer as createNetServer } from "node:net";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
@@ -9,7 +8,7 @@ import { LolyError } from "@loly-rt/core";
 import type { RedisAdapter } from "@socket.io/redis-adapter";
 import { redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisAdapter, type RedisAdapterHandle } from "./adapter.js";
-import { startRedisServer, stopRedisServer } from "./testing/redis-server.js";
+import { freePort, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -33,17 +32,6 @@ async function startIo(handle: RedisAdapterHandle): Promise<Instance> {
   io.adapter(handle.adapter);
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   return { io, http, port: (http.address() as AddressInfo).port };
-}
-
-function deadPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -135,7 +123,7 @@ describe("createRedisAdapter", () => {
   });
 
   it("reports errors of a client pointed at a dead port to onError, and nothing crashes", async () => {
-    const port = await deadPort();
+    const port = await freePort();
     const seen: { stage: string; err: unknown }[] = [];
     const handle = createRedisAdapter({
       url: `redis://127.0.0.1:${port}`,
@@ -165,7 +153,7 @@ describe("createRedisAdapter", () => {
   });
 
   it("fan-out comes back by itself after Redis restarts", async () => {
-    const port = await deadPort();
+    const port = await freePort();
     let server = await startRedisServer(port);
     cleanups.push(() => stopRedisServer(server));
     const url = `redis://127.0.0.1:${port}`;

@@ -17,6 +17,7 @@ export interface Script {
   readonly sha: string;
 }
 
+/** Wraps a Lua source with its SHA1 (computed once, at module load). */
 export function script(source: string): Script {
   return { source, sha: createHash("sha1").update(source).digest("hex") };
 }
@@ -44,6 +45,7 @@ export function defaultInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
 }
 
+/** Throws `INVALID_CONFIG` naming every bad option of a Redis presence or counter. */
 export function validateCommon(what: string, prefix: string, ttlMs: number, instanceId: string): void {
   const problems: string[] = [];
   if (typeof prefix !== "string") problems.push(`prefix must be a string (got ${typeof prefix})`);
@@ -52,6 +54,7 @@ export function validateCommon(what: string, prefix: string, ttlMs: number, inst
   if (problems.length > 0) throw new LolyError("INVALID_CONFIG", `${what}: ${problems.join("; ")}`);
 }
 
+/** What an {@link InstanceRegistry} needs: where to write, for how long, and how to rebuild. */
 export interface RegistryOptions {
   redis: Redis;
   /** `<prefix>presence:` or `<prefix>conn:`. */

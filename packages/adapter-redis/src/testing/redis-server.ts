@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const srv = createServer();

@@ -6,6 +6,7 @@
 import type { PresenceBackend } from "@loly-rt/core";
 import { afterEach, describe, expect, it } from "vitest";
 
+/** How the suite gets a fresh backend and gets rid of it. */
 export interface PresenceContractOptions {
   make: () => PresenceBackend | Promise<PresenceBackend>;
   destroy: (backend: PresenceBackend) => Promise<void>;
@@ -13,6 +14,7 @@ export interface PresenceContractOptions {
 
 const sorted = (list: string[]): string[] => [...list].sort();
 
+/** Registers the PresenceBackend contract suite (one `describe`) for one backend. */
 export function presenceContract(name: string, options: PresenceContractOptions): void {
   describe(`PresenceBackend contract: ${name}`, () => {
     const open: PresenceBackend[] = [];
