@@ -330,7 +330,9 @@ export class HandlerTimeoutError extends Error {
 function fail(rec: SocketRecord, ctx: EventContext, ev: CompiledEvent, ack: Ack, err: unknown): void {
   ev.errorCount.inc();
   const body = toClientError(err, rec.shared.production);
-  const expected = LolyError.is(err) && isClientErrorCode(err.code) && err.code !== "INTERNAL" && err.code !== "UNAVAILABLE";
+  // A refusal the handler chose, or a backend outage (logged once per outage by the
+  // component that saw it), is not a handler failure: debug only, no per-event error spam.
+  const expected = LolyError.is(err) && isClientErrorCode(err.code) && err.code !== "INTERNAL";
   try {
     if (expected) ctx.log.debug({ code: body.code }, `handler refused: ${body.message}`);
     else ctx.log.error({ err, code: body.code }, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
