@@ -1,0 +1,85 @@
+/**
+ * The `/chat` namespace: sign-in by token, one room at a time, messages checked by a zod
+ * schema and rate limited, and a presence list pushed to a room when someone joins or leaves.
+ */
+import { LolyError, defineWssRoute, type WssContext } from "@loly-rt/core";
+import { z } from "zod";
+import { verifyToken, type ChatUser } from "../../../auth.js";
+import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type PresenceUpdate, type Room } from "../../../protocol.js";
+
+/** The room this socket is in (kept on the socket; nothing the client sends sets it). */
+function roomOf(ctx: WssContext<unknown, ChatUser>): Room | null {
+  return (ctx.socket.data.room as Room | undefined) ?? null;
+}
+
+/** Sends the room's current users to everyone in it, and returns them. */
+async function pushPresence(ctx: WssContext<unknown, ChatUser>, room: Room): Promise<string[]> {
+  const users = (await ctx.presence.users(room)).sort((a, b) => a.localeCompare(b));
+  const update: PresenceUpdate = { room, users };
+  ctx.actions.toRoom(room).emit("presence", update);
+  return users;
+}
+
+/** Leaves the socket's room, if any, and tells the ones who stay. */
+async function leaveRoom(ctx: WssContext<unknown, ChatUser>): Promise<void> {
+  const room = roomOf(ctx);
+  if (room === null) return;
+  delete ctx.socket.data.room;
+  await ctx.actions.leave(room);
+  await pushPresence(ctx, room);
+}
+
+export default defineWssRoute({
+  requireAuth: true,
+  auth: ({ handshake }) => {
+    const user = verifyToken(handshake.auth.token);
+    // Throwing refuses the connection: the page gets connect_error "UNAUTHORIZED".
+    if (user === null) throw new Error("missing, forged or expired token");
+    return user;
+  },
+  // The socket left the namespace: socket.io has already dropped its rooms, so leave the
+  // chat room through the actions (that updates presence) before telling the room.
+  onDisconnect: (ctx) => leaveRoom(ctx),
+  events: {
+    join: {
+      schema: z.object({ room: z.enum(ROOMS) }),
+      handler: async (ctx) => {
+        const { room } = ctx.data;
+        if (roomOf(ctx) !== room) {
+          await leaveRoom(ctx);
+          await ctx.actions.join(room);
+          ctx.socket.data.room = room;
+        }
+        return { room, users: await pushPresence(ctx, room) };
+      },
+    },
+    leave: async (ctx) => {
+      await leaveRoom(ctx);
+      return { room: null };
+    },
+    message: {
+      schema: z.object({
+        text: z
+          .string()
+          .trim()
+          .min(1, "write something first")
+          .max(MAX_MESSAGE_LENGTH, `at most ${MAX_MESSAGE_LENGTH} characters`),
+      }),
+      // Five quick messages, then one a second; the sixth in a burst gets RATE_LIMIT.
+      rateLimit: { eventsPerSecond: 1, burst: 5 },
+      handler: async (ctx) => {
+        const room = roomOf(ctx);
+        if (room === null) throw new LolyError("FORBIDDEN", "join a room before writing");
+        const message: ChatMessage = {
+          id: await ctx.state.incr("chat:message-id"),
+          room,
+          from: ctx.user!.name,
+          text: ctx.data.text,
+          at: Date.now(),
+        };
+        ctx.actions.toRoom(room).emit("message", message);
+        return { id: message.id };
+      },
+    },
+  },
+});

@@ -1,0 +1,30 @@
+/** What the server and the page share: rooms, limits and the events the server sends. */
+
+/** The rooms of the chat. */
+export const ROOMS = ["general", "random", "help"] as const;
+export type Room = (typeof ROOMS)[number];
+
+/** Longest message the server accepts (the schema refuses longer ones with BAD_PAYLOAD). */
+export const MAX_MESSAGE_LENGTH = 500;
+
+/** One chat message, as the server sends it to a room. */
+export interface ChatMessage {
+  id: number;
+  room: Room;
+  from: string;
+  text: string;
+  at: number;
+}
+
+/** Who is in a room, pushed to the room whenever someone joins or leaves. */
+export interface PresenceUpdate {
+  room: Room;
+  users: string[];
+}
+
+/** Events the server sends to the page (name -> payload), for the typed client. */
+export interface ChatServerEvents {
+  [event: string]: unknown;
+  message: ChatMessage;
+  presence: PresenceUpdate;
+}

@@ -1,0 +1,253 @@
+/// <reference lib="dom" />
+/**
+ * The chat page: sign in by name, pick a room, chat, watch who is there. The client is typed
+ * from the server route with a type-only import: event names, payloads and results.
+ */
+import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolyErrorEvent, type LolySocket } from "@loly-rt/client";
+import type chatRoute from "../app/wss/chat/events.js";
+import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type ChatServerEvents, type Room } from "../protocol.js";
+
+type Chat = LolySocket<typeof chatRoute, ChatServerEvents>;
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const els = {
+  status: $<HTMLSpanElement>("status"),
+  me: $<HTMLSpanElement>("me"),
+  signout: $<HTMLButtonElement>("signout"),
+  error: $<HTMLDivElement>("error"),
+  errorText: $<HTMLSpanElement>("error-text"),
+  errorClose: $<HTMLButtonElement>("error-close"),
+  signin: $<HTMLFormElement>("signin"),
+  name: $<HTMLInputElement>("name"),
+  chat: $<HTMLElement>("chat"),
+  room: $<HTMLSelectElement>("room"),
+  leave: $<HTMLButtonElement>("leave"),
+  roomName: $<HTMLSpanElement>("room-name"),
+  messages: $<HTMLOListElement>("messages"),
+  presence: $<HTMLUListElement>("presence"),
+  composer: $<HTMLFormElement>("composer"),
+  text: $<HTMLInputElement>("text"),
+  hint: $<HTMLParagraphElement>("hint"),
+};
+
+const TOKEN_KEY = "loly-chat-token";
+let chat: Chat | null = null;
+let me = "";
+let current: Room | null = null;
+let errorTimer: ReturnType<typeof setTimeout> | undefined;
+
+// ---- error banner -------------------------------------------------------------------------
+
+/** One line for a refusal: the code, then what to do about it. */
+function describe(code: string, message: string, details: unknown): string {
+  if (code === "BAD_PAYLOAD") {
+    const issues = (details as { issues?: Array<{ path: string; message: string }> } | undefined)?.issues ?? [];
+    const list = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("; ");
+    return `BAD_PAYLOAD: ${list || message}`;
+  }
+  if (code === "RATE_LIMIT") {
+    const ms = (details as { retryAfterMs?: number } | undefined)?.retryAfterMs ?? 1000;
+    return `RATE_LIMIT: slow down, try again in ${(ms / 1000).toFixed(1)} s`;
+  }
+  return `${code}: ${message}`;
+}
+
+function showError(text: string): void {
+  els.errorText.textContent = text;
+  els.error.hidden = false;
+  clearTimeout(errorTimer);
+  errorTimer = setTimeout(hideError, 8000);
+}
+
+function hideError(): void {
+  els.error.hidden = true;
+}
+
+/**
+ * The server reports every refusal on `__loly:error` (shown by `onError`) and in the ack
+ * (the rejected request); only errors the server never saw are shown from here.
+ */
+function reportLocal(err: unknown): void {
+  if (err instanceof LolyClientError && !(LOCAL_ERROR_CODES as readonly string[]).includes(err.code)) return;
+  showError(err instanceof Error ? err.message : String(err));
+}
+
+// ---- rendering ----------------------------------------------------------------------------
+
+function setStatus(text: string): void {
+  els.status.textContent = text;
+}
+
+function renderPresence(users: string[]): void {
+  els.presence.replaceChildren(
+    ...users.map((u) => {
+      const li = document.createElement("li");
+      li.textContent = u === me ? `${u} (you)` : u;
+      li.dataset.user = u;
+      return li;
+    }),
+  );
+}
+
+function addLine(className: string, parts: Array<[string, string]>): void {
+  const li = document.createElement("li");
+  li.className = className;
+  for (const [cls, text] of parts) {
+    const span = document.createElement("span");
+    span.className = cls;
+    span.textContent = text;
+    li.append(span);
+  }
+  els.messages.append(li);
+  els.messages.scrollTop = els.messages.scrollHeight;
+}
+
+function addMessage(m: ChatMessage): void {
+  const at = new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  addLine(m.from === me ? "mine" : "", [
+    ["from", m.from],
+    ["text", m.text],
+    ["at", at],
+  ]);
+}
+
+function setRoom(room: Room | null): void {
+  current = room;
+  els.room.value = room ?? "";
+  els.roomName.textContent = room ?? "no room";
+  els.leave.disabled = room === null;
+  els.text.disabled = room === null;
+  els.composer.querySelector("button")!.disabled = room === null;
+  if (room === null) renderPresence([]);
+}
+
+// ---- actions ------------------------------------------------------------------------------
+
+async function join(room: Room): Promise<void> {
+  if (!chat) return;
+  try {
+    const res = await chat.request("join", { room });
+    if (res.room !== current) {
+      els.messages.replaceChildren();
+      addLine("system", [["text", `You joined #${res.room}.`]]);
+    }
+    setRoom(res.room);
+    renderPresence(res.users);
+  } catch (err) {
+    reportLocal(err);
+  }
+}
+
+async function leave(): Promise<void> {
+  if (!chat || current === null) return;
+  try {
+    await chat.request("leave");
+    addLine("system", [["text", `You left #${current}.`]]);
+    setRoom(null);
+  } catch (err) {
+    reportLocal(err);
+  }
+}
+
+async function send(text: string): Promise<void> {
+  if (!chat) return;
+  try {
+    await chat.request("message", { text });
+    els.text.value = "";
+  } catch (err) {
+    // The text stays in the box so it can be fixed (BAD_PAYLOAD) or sent again (RATE_LIMIT).
+    reportLocal(err);
+  }
+}
+
+function connect(name: string, token: string): void {
+  me = name;
+  els.me.textContent = name;
+  els.signin.hidden = true;
+  els.chat.hidden = false;
+  els.signout.hidden = false;
+  setRoom(null);
+  setStatus("connecting...");
+
+  const socket: Chat = lolySocket<typeof chatRoute, ChatServerEvents>("/chat", { auth: { token } });
+  chat = socket;
+  socket.on("message", (m) => {
+    if (m.room === current) addMessage(m);
+  });
+  socket.on("presence", (p) => {
+    if (p.room === current) renderPresence(p.users);
+  });
+  socket.onError((e: LolyErrorEvent) => showError(describe(e.code, e.message, e.details)));
+  // Rooms do not survive a reconnection: join the room again on every (re)connection.
+  socket.socket.on("connect", () => {
+    setStatus("connected");
+    void join(current ?? "general");
+  });
+  socket.socket.on("disconnect", () => setStatus("reconnecting..."));
+  socket.ready().catch((err: unknown) => {
+    if (err instanceof LolyClientError && err.code === "UNAUTHORIZED") {
+      // The server no longer accepts this token (it restarted with a new secret): sign in again.
+      signOut();
+      showError("UNAUTHORIZED: please sign in again");
+    } else if (err instanceof LolyClientError) {
+      setStatus(`cannot connect (${err.code}), retrying...`);
+    }
+  });
+}
+
+function signOut(): void {
+  chat?.close();
+  chat = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  els.chat.hidden = true;
+  els.signin.hidden = false;
+  els.signout.hidden = true;
+  els.me.textContent = "";
+  els.messages.replaceChildren();
+  setStatus("signed out");
+}
+
+async function signIn(name: string): Promise<void> {
+  const res = await fetch("/api/login", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ name }),
+  });
+  const body = (await res.json()) as { name?: string; token?: string; error?: string };
+  if (!res.ok || !body.token || !body.name) {
+    showError(body.error ?? `sign-in failed (${res.status})`);
+    return;
+  }
+  hideError();
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify({ name: body.name, token: body.token }));
+  connect(body.name, body.token);
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+for (const room of ROOMS) els.room.append(new Option(`#${room}`, room));
+els.room.append(new Option("(none)", ""));
+els.hint.textContent = `Messages: 1 to ${MAX_MESSAGE_LENGTH} characters, 5 in a burst then 1 a second.`;
+
+els.signin.addEventListener("submit", (e) => {
+  e.preventDefault();
+  void signIn(els.name.value);
+});
+els.composer.addEventListener("submit", (e) => {
+  e.preventDefault();
+  void send(els.text.value);
+});
+els.room.addEventListener("change", () => {
+  const room = els.room.value as Room | "";
+  if (room === "") void leave();
+  else void join(room);
+});
+els.leave.addEventListener("click", () => void leave());
+els.signout.addEventListener("click", signOut);
+els.errorClose.addEventListener("click", hideError);
+
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) {
+  const { name, token } = JSON.parse(saved) as { name: string; token: string };
+  connect(name, token);
+}
