@@ -296,12 +296,14 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
 
   async function onLeave(rec: SocketRecord, reason: string): Promise<void> {
-    if (rec.route.onDisconnect) await runHook(rec, rec.route.onDisconnect, "disconnect", reason);
+    // Presence first: onDisconnect sees the world without this socket (e.g. to push the
+    // room's new user list).
     if (rec.userId !== null) {
       await shared.bounded(shared.presence.remove(rec.socket.nsp.name, rec.socket.id), "presence.remove").catch((err: unknown) => {
         socketLogger(rec).warn({ err: { message: err instanceof Error ? err.message : String(err) } }, "presence unavailable at disconnect");
       });
     }
+    if (rec.route.onDisconnect) await runHook(rec, rec.route.onDisconnect, "disconnect", reason);
   }
 
   let closing: Promise<void> | null = null;
