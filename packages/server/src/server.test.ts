@@ -446,6 +446,27 @@ describe("lifecycle", () => {
     await t.rt.close(); // idempotent
   });
 
+  it("runs onDisconnect after presence has forgotten the leaving socket", async () => {
+    const seen: string[][] = [];
+    const route = defineWssRoute({
+      auth: ({ handshake }) => ({ id: String(handshake.auth.id) }),
+      onDisconnect: async (ctx) => {
+        seen.push((await ctx.presence.users()).sort());
+      },
+      events: {},
+    });
+    const t = await startServer({ "/p": route });
+    try {
+      const a = await t.connected("/p", { auth: { id: "a" } });
+      await t.connected("/p", { auth: { id: "b" } });
+      a.disconnect();
+      for (let i = 0; i < 50 && seen.length === 0; i++) await sleep(10);
+      expect(seen[0]).toEqual(["b"]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("serves Prometheus metrics on metrics.path", async () => {
     const t = await startServer({ "/chat": chat });
     try {
