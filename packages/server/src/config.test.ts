@@ -174,7 +174,7 @@ describe("validation rules", () => {
     ["limits.burst", { limits: { burst: -3 } }, "- limits.burst: expected a number >= 1, got -3"],
     ["limits.scope", { limits: { scope: "room" } }, '- limits.scope: expected one of "socket" | "ip" | "user", got "room"'],
     ["limits.onStoreError", { limits: { onStoreError: "fail" } }, '- limits.onStoreError: expected one of "allow" | "deny", got "fail"'],
-    ["presence.ttlMs", { presence: { ttlMs: 0.5 } }, "- presence.ttlMs: expected an integer between 1 and 2147483647, got 0.5"],
+    ["presence.ttlMs", { presence: { ttlMs: 0.5 } }, "- presence.ttlMs: expected an integer between 100 and 2147483647, got 0.5"],
     ["logging.level", { logging: { level: "verbose" } }, '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "verbose"'],
     ["logging.pretty", { logging: { pretty: "yes" } }, '- logging.pretty: expected true or false, got "yes"'],
     ["metrics.enabled", { metrics: { enabled: null } }, "- metrics.enabled: expected true or false, got null"],

@@ -238,7 +238,7 @@ const SCHEMA: Group = group("The realtime configuration.", {
       },
       true,
     ),
-    stateStore: group("The store behind `ctx.state`, presence, connection counts and cluster-wide limits.", {
+    stateStore: group("The store behind `ctx.state`; its prefix names every key the cluster writes.", {
       type: oneOf(["memory", "redis"], "`memory` keeps everything in this process; `redis` shares it across the cluster.", "memory"),
       url: redisUrl("Redis URL of the store (type redis). Falls back to `scale.adapter.url`, then `REDIS_URL`."),
       prefix: leaf({
@@ -265,7 +265,7 @@ const SCHEMA: Group = group("The realtime configuration.", {
     ),
   }),
   presence: group("Who is online.", {
-    ttlMs: millis(1, "Entries of an instance that stopped (even by SIGKILL) expire within this time.", 15000),
+    ttlMs: millis(100, "Entries of an instance that stopped (even by SIGKILL) expire within this time (heartbeat every ttlMs/3).", 15000),
   }),
   logging: group("pino logging.", {
     level: oneOf(LOG_LEVELS, "Lowest level written.", "info"),
@@ -504,8 +504,8 @@ export function resolveConfig(input: RealtimeConfigInput | undefined, env: Confi
   }
   if (cluster && store.type === "memory" && !out.bad.has("scale.stateStore.type")) {
     warnings.push(
-      'scale.stateStore: cluster mode with the memory store: state, presence, connection counts and cluster-wide limits are per-instance ' +
-        "(each instance sees only its own). Set scale.stateStore: { type: \"redis\" } (it uses scale.adapter.url) to share them across the cluster.",
+      "scale.stateStore: cluster mode with the memory store: ctx.state is per-instance (each instance sees only its own values; " +
+        "presence, connection counts and ip/user limits still use Redis). Set scale.stateStore: { type: \"redis\" } (it uses scale.adapter.url) to share state across the cluster.",
     );
   }
 

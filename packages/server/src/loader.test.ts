@@ -109,10 +109,13 @@ describe("loadRoutesDir: valid routes", () => {
     }
   });
 
-  it("uses the tsconfig it is given (false: no path mapping, so @loly-rt/core does not resolve from sources)", async () => {
-    const error = await failureOf(fixture("no-default"), { tsconfig: false });
-    expect(error.message).toContain(`Failed to load WSS route ${join(FIXTURES, "no-default", "events.ts")}`);
+  it("uses the tsconfig it is given (false: no path mapping, so a mapped import does not resolve)", async () => {
+    const error = await failureOf(fixture("mapped"), { tsconfig: false });
+    expect(error.message).toContain(`Failed to load WSS route ${join(FIXTURES, "mapped", "events.ts")}`);
+    expect(error.message).toContain("@loly-fixture/greeting");
     expect(error.cause).toBeInstanceOf(Error);
+    const mapped = await loadRoutesDir(fixture("mapped"));
+    expect(mapped.map((r) => r.namespace)).toEqual(["/"]);
     const explicit = await loadRoutesDir(fixture("valid"), { tsconfig: join(FIXTURES, "tsconfig.json") });
     expect(explicit).toHaveLength(3);
   });

@@ -13,7 +13,7 @@ export interface ServerMetrics {
   readonly events: Counter<"namespace" | "event" | "outcome">;
   readonly handlerSeconds: Histogram<"namespace" | "event">;
   readonly errors: Counter<"namespace" | "code">;
-  readonly rateLimited: Counter<"namespace" | "scope">;
+  readonly rateLimited: Counter<"namespace" | "limit" | "scope">;
   readonly backendErrors: Counter<"component">;
   /** `ctx.metrics`: application metrics in the same registry, prefixed `loly_app_`. */
   readonly app: WssMetrics;
@@ -81,7 +81,12 @@ export function createServerMetrics(): ServerMetrics {
       registers,
     }),
     errors: new Counter({ name: "loly_errors_total", help: "Errors sent to clients by namespace and code", labelNames: ["namespace", "code"], registers }),
-    rateLimited: new Counter({ name: "loly_rate_limited_total", help: "Events refused by a rate limit, by namespace and scope", labelNames: ["namespace", "scope"], registers }),
+    rateLimited: new Counter({
+      name: "loly_rate_limited_total",
+      help: "Events refused by a rate limit, by namespace, limit (global or event) and scope (socket, ip or user)",
+      labelNames: ["namespace", "limit", "scope"],
+      registers,
+    }),
     backendErrors: new Counter({ name: "loly_backend_errors_total", help: "Errors of Redis, the adapter and other backends by component", labelNames: ["component"], registers }),
     app: createAppMetrics(registry),
   };

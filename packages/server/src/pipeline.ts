@@ -141,9 +141,24 @@ function refuse(
 }
 
 
-function refuseRate(rec: SocketRecord, ctx: EventContext | null, event: string, ack: Ack, scope: string, retryAfterMs: number): void {
-  rec.shared.metrics.rateLimited.labels(rec.route.pattern, scope).inc();
-  refuse(rec, ctx, event, ack, "RATE_LIMIT", "Too many events: slow down", { retryAfterMs, scope });
+function refuseRate(
+  rec: SocketRecord,
+  ctx: EventContext | null,
+  event: string,
+  ack: Ack,
+  limit: "global" | "event",
+  scope: RateLimitScope,
+  retryAfterMs: number,
+): void {
+  rec.shared.metrics.rateLimited.labels(rec.route.pattern, limit, scope).inc();
+  refuse(rec, ctx, event, ack, "RATE_LIMIT", "Too many events: slow down", { retryAfterMs, limit, scope });
+}
+
+/** A shared limiter that rejected (it should not: the policy wrapper answers instead). */
+function storeDecision(rec: SocketRecord): RateLimitDecision {
+  return rec.shared.config.limits.onStoreError === "allow"
+    ? { allowed: true, remaining: 0, retryAfterMs: 0 }
+    : { allowed: false, remaining: 0, retryAfterMs: 1000 };
 }
 
 function bucketKey(rec: SocketRecord, scope: RateLimitScope, event: string | null): string {
@@ -168,17 +183,17 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   // Global bucket
   const gb = rec.globalBucket;
   if (gb !== null) {
-    if (!gb.take()) return refuseRate(rec, null, eventName, ack, "global", gb.retryAfterMs());
+    if (!gb.take()) return refuseRate(rec, null, eventName, ack, "global", "socket", gb.retryAfterMs());
   } else {
-    const d = rec.shared.sharedLimiter.consume(bucketKey(rec, rec.route.globalScope, null), rec.route.globalSpec);
+    const scope = rec.route.globalScope;
+    const d = rec.shared.sharedLimiter.consume(bucketKey(rec, scope, null), rec.route.globalSpec);
     if (isThenable<RateLimitDecision>(d)) {
-      d.then(
-        (r) => (r.allowed ? afterGlobal(rec, eventName, payload, ack) : refuseRate(rec, null, eventName, ack, "global", r.retryAfterMs)),
-        () => afterGlobal(rec, eventName, payload, ack),
-      );
+      const decide = (r: RateLimitDecision): void =>
+        r.allowed ? afterGlobal(rec, eventName, payload, ack) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs);
+      d.then(decide, () => decide(storeDecision(rec)));
       return;
     }
-    if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", d.retryAfterMs);
+    if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", scope, d.retryAfterMs);
   }
   afterGlobal(rec, eventName, payload, ack);
 }
@@ -246,24 +261,22 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
       const b = (buckets[ev.index] ??= new TokenBucket(limit.spec));
       if (!b.take()) {
         ev.refusedCount.inc();
-        return refuseRate(rec, ctx, ev.name, ack, "event", b.retryAfterMs());
+        return refuseRate(rec, ctx, ev.name, ack, "event", "socket", b.retryAfterMs());
       }
     } else {
       const d = rec.shared.sharedLimiter.consume(bucketKey(rec, limit.scope, ev.name), limit.spec);
       if (isThenable<RateLimitDecision>(d)) {
-        d.then(
-          (r) => {
-            if (r.allowed) return invoke(rec, ev, ctx, ack);
-            ev.refusedCount.inc();
-            refuseRate(rec, ctx, ev.name, ack, "event", r.retryAfterMs);
-          },
-          (err: unknown) => fail(rec, ctx, ev, ack, err),
-        );
+        const decide = (r: RateLimitDecision): void => {
+          if (r.allowed) return invoke(rec, ev, ctx, ack);
+          ev.refusedCount.inc();
+          refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, r.retryAfterMs);
+        };
+        d.then(decide, () => decide(storeDecision(rec)));
         return;
       }
       if (!d.allowed) {
         ev.refusedCount.inc();
-        return refuseRate(rec, ctx, ev.name, ack, "event", d.retryAfterMs);
+        return refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, d.retryAfterMs);
       }
     }
   }
