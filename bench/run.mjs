@@ -42,7 +42,7 @@ const LOLY = "Loly Realtime";
 
 const P = quick
   ? {
-      echo: { rounds: 2, connections: 50, window: 8, warmupMs: 500, measureMs: 1000 },
+      echo: { rounds: 2, connections: 50, window: 8, warmupMs: 500, measureMs: 1000, rate: 20_000 },
       rtt: { rounds: 2, warmupMs: 400, measureMs: 700 },
       fanout: { rounds: 1, receivers: 100, rate: 100, warmupMs: 500, measureMs: 1000, graceMs: 500 },
       memory: { rounds: 1, steps: [1000, 2000], concurrency: 100 },
@@ -50,7 +50,7 @@ const P = quick
       state: { rounds: 1, seqMs: 250, concMs: 250, inflight: 64, keys: 1000 },
     }
   : {
-      echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1000, measureMs: 2500 },
+      echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1000, measureMs: 2000, rate: 20_000 },
       rtt: { rounds: 5, warmupMs: 700, measureMs: 2000 },
       fanout: { rounds: 3, receivers: 100, rate: 100, warmupMs: 1000, measureMs: 3000, graceMs: 1000 },
       memory: { rounds: 3, steps: [1000, 5000], concurrency: 100 },
@@ -149,7 +149,7 @@ async function measureEcho(server, p, connections, window, hooks = {}) {
     const c1 = await cpuMark(server);
     const r = await gen.next("result");
     const cpuUs = c1.us - c0.us;
-    return {
+    const out = {
       throughput: r.roundTrips / (r.durationMs / 1000),
       p50: r.latencyUs.p50,
       p99: r.latencyUs.p99,
@@ -159,6 +159,25 @@ async function measureEcho(server, p, connections, window, hooks = {}) {
       errors: r.errors,
       firstError: r.firstError,
     };
+    if (p.rate) {
+      // The same connections at a fixed rate: both servers do the same work per second.
+      await gen.ask({ type: "paced", rate: p.rate }, "paced-ready");
+      await sleep(500);
+      gen.send({ type: "start" });
+      const d0 = await cpuMark(server);
+      await sleep(p.measureMs);
+      gen.send({ type: "stop" });
+      const d1 = await cpuMark(server);
+      const q = await gen.next("result");
+      out.pacedThroughput = q.roundTrips / (q.durationMs / 1000);
+      out.pacedP50 = q.latencyUs.p50;
+      out.pacedP99 = q.latencyUs.p99;
+      out.pacedCpuPerRt = (d1.us - d0.us) / q.roundTrips;
+      out.pacedSkipped = q.skipped;
+      out.errors += q.errors;
+      out.firstError ??= q.firstError;
+    }
+    return out;
   } finally {
     await gen.stop();
   }
@@ -183,7 +202,11 @@ async function echoScenario(id, title, p, connections, window) {
           const r = await measureEcho(servers[kind], p, connections, window);
           results[kind].push(r);
           if (r.errors > 0) failures.push(`${kind}: ${r.errors} acks were not a success (first: ${JSON.stringify(r.firstError)})`);
-          progress(`${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt`);
+          if (r.pacedSkipped > 0) failures.push(`${kind} round ${round + 1}: fell behind the fixed rate (${r.pacedSkipped} requests skipped)`);
+          progress(
+            `${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt` +
+              (p.rate ? `; at ${fmt(p.rate)}/s: ${fmt(r.pacedCpuPerRt)} us CPU/rt, p99 ${fmt(r.pacedP99)} us` : ""),
+          );
         } catch (err) {
           failures.push(`${kind} round ${round + 1}: ${err.message}`);
         }
@@ -200,6 +223,14 @@ async function echoScenario(id, title, p, connections, window) {
     row("server CPU per round trip", "us", col("plain", "cpuPerRt"), col("loly", "cpuPerRt"), id === 1 ? le(1.15) : null),
     row("server CPU busy", "%", col("plain", "serverCpuPct"), col("loly", "serverCpuPct"), null),
   ];
+  if (p.rate) {
+    const at = `at a fixed ${fmt(p.rate)} rt/s:`;
+    rows.push(
+      row(`${at} server CPU per round trip`, "us", col("plain", "pacedCpuPerRt"), col("loly", "pacedCpuPerRt"), null),
+      row(`${at} latency p50`, "us", col("plain", "pacedP50"), col("loly", "pacedP50"), null),
+      row(`${at} latency p99`, "us", col("plain", "pacedP99"), col("loly", "pacedP99"), null),
+    );
+  }
   return { id, title, rows, failures, raw: results };
 }
 

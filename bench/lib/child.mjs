@@ -11,8 +11,9 @@ export function report(msg) {
   if (process.send) process.send(msg);
 }
 
-/** Options the runner passes as JSON in `BENCH_OPTS`. */
+/** Options the runner passes as JSON in `BENCH_OPTS`. A child whose runner is gone exits. */
 export function options() {
+  process.once("disconnect", () => process.exit(0));
   return JSON.parse(process.env.BENCH_OPTS ?? "{}");
 }
 
@@ -67,8 +68,6 @@ export function serveRunner(close) {
       }
     }
   });
-  // The runner went away (crash, Ctrl-C): do not linger.
-  process.on("disconnect", () => process.exit(0));
 }
 
 /** Resolves the next runner command of `type`. */

@@ -1,12 +1,19 @@
 /**
- * Load generator of scenarios 1 and 2: `connections` websocket clients, each keeping
- * `window` acknowledged `echo` requests in flight (a windowed closed loop: every ack sends
- * the next request). Records the round-trip latency of every request acknowledged between
- * the runner's `start` and `stop`.
+ * Load generator of scenarios 1 and 2: `connections` websocket clients sending acknowledged
+ * `echo` requests. Records the round-trip latency of every request acknowledged between the
+ * runner's `start` and `stop` (each `stop` answers one `result`).
+ *
+ * Two loads, one after the other in the same process:
+ * - closed loop (from the start): each connection keeps `window` requests in flight; every ack
+ *   sends the next request;
+ * - fixed rate (after the runner's `paced { rate }`): requests go out at `rate` per second in
+ *   total, paced every 2 ms, round-robin over the connections; a connection that already has
+ *   `window` requests in flight skips its turn (counted as `skipped`: the server fell behind).
  *
  * BENCH_OPTS: { url, connections, window }
  */
 import { io } from "socket.io-client";
+import { setTimeout as sleep } from "node:timers/promises";
 import { command, options, report } from "../lib/child.mjs";
 import { Recorder } from "../lib/stats.mjs";
 
@@ -14,10 +21,12 @@ const { url, connections, window } = options();
 const payload = { text: "hello from the load generator", n: 42 };
 const lat = new Recorder(1 << 20);
 let measuring = false;
+let closedLoop = true;
 let done = 0;
 let bad = 0;
 let firstBad = null;
-let stopped = false;
+let inflight = 0;
+let skipped = 0;
 
 function connect() {
   return new Promise((resolve, reject) => {
@@ -35,7 +44,11 @@ function isGood(ack) {
 
 function fire(s) {
   const t0 = performance.now();
+  inflight++;
+  s.inflight++;
   s.emit("echo", payload, (ack) => {
+    inflight--;
+    s.inflight--;
     if (measuring) {
       lat.add((performance.now() - t0) * 1000);
       done++;
@@ -44,24 +57,52 @@ function fire(s) {
         firstBad ??= ack;
       }
     }
-    if (!stopped) fire(s);
+    if (closedLoop) fire(s);
   });
 }
 
+async function measureWindow() {
+  await command("start");
+  lat.reset();
+  done = 0;
+  skipped = 0;
+  measuring = true;
+  const t0 = performance.now();
+  await command("stop");
+  measuring = false;
+  const durationMs = performance.now() - t0;
+  report({ type: "result", durationMs, roundTrips: done, skipped, errors: bad, firstError: firstBad, latencyUs: lat.summary() });
+}
+
 const sockets = [];
-for (let i = 0; i < connections; i++) sockets.push(await connect());
+for (let i = 0; i < connections; i++) {
+  const s = await connect();
+  s.inflight = 0;
+  sockets.push(s);
+}
 for (const s of sockets) for (let k = 0; k < window; k++) fire(s);
 report({ type: "ready" });
+await measureWindow();
 
-await command("start");
-lat.reset();
-done = 0;
-measuring = true;
-const t0 = performance.now();
-await command("stop");
-measuring = false;
-const durationMs = performance.now() - t0;
-stopped = true;
-report({ type: "result", durationMs, roundTrips: done, errors: bad, firstError: firstBad, latencyUs: lat.summary() });
+const paced = await Promise.race([command("paced"), command("close")]);
+if (paced.type === "paced") {
+  closedLoop = false;
+  while (inflight > 0) await sleep(5);
+  const startedAt = performance.now();
+  let sent = 0;
+  let next = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - startedAt) / 1000) * paced.rate);
+    for (; sent < due; sent++) {
+      const s = sockets[next];
+      next = (next + 1) % sockets.length;
+      if (s.inflight >= window) skipped++;
+      else fire(s);
+    }
+  }, 2);
+  report({ type: "paced-ready" });
+  await measureWindow();
+  clearInterval(timer);
+}
 for (const s of sockets) s.disconnect();
 setTimeout(() => process.exit(0), 100);
