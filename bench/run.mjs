@@ -62,6 +62,10 @@ if (roundsOverride) for (const k of Object.keys(P)) P[k].rounds = roundsOverride
 // ---------------------------------------------------------------------------------------
 // Helpers
 
+/** Other processes may take this share of one CPU (%) during a window of scenarios 1-2. */
+const QUIET_PCT = 15;
+const MAX_ATTEMPTS = quick ? 1 : 3;
+
 /** Alternating order: even rounds plain first, odd rounds Loly first (cancels drift). */
 const order = (round, a, b) => (round % 2 === 0 ? [a, b] : [b, a]);
 
@@ -81,6 +85,20 @@ async function startServer(kind, opts, { execArgv = [] } = {}) {
   const proc = startChild(file, { env: { BENCH_OPTS: JSON.stringify(opts) }, execArgv, label: `${kind} server (${opts.mode})` });
   const ready = await proc.next("ready", 60_000);
   return { kind, proc, port: ready.port, url: `http://127.0.0.1:${ready.port}` };
+}
+
+/**
+ * CPU time the whole machine spent busy so far (µs, every core), from /proc/stat; null where
+ * there is none. Used to tell how much CPU other processes took during a window.
+ */
+function machineBusyUs() {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal, in USER_HZ (100/s) ticks.
+    return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * 10_000;
+  } catch {
+    return null;
+  }
 }
 
 async function cpuMark(server) {
@@ -132,6 +150,35 @@ async function redisAvailable() {
 // ---------------------------------------------------------------------------------------
 // Scenarios 1 and 2: echo with ack
 
+/**
+ * One measured window of a running echo load: the runner tells the load generator to start
+ * and stop counting and reads the server's CPU time at both ends. Also works out how much CPU
+ * other processes of the machine took meanwhile (`foreignCpuPct`, % of one core).
+ */
+async function echoWindow(server, gen, ms, hooks = {}) {
+  gen.send({ type: "start" });
+  hooks.onStart?.();
+  const m0 = machineBusyUs();
+  const self0 = process.cpuUsage();
+  const c0 = await cpuMark(server);
+  await sleep(ms);
+  gen.send({ type: "stop" });
+  hooks.onStop?.();
+  const c1 = await cpuMark(server);
+  const m1 = machineBusyUs();
+  const self = process.cpuUsage(self0);
+  const r = await gen.next("result");
+  const cpuUs = c1.us - c0.us;
+  const wallUs = (c1.at - c0.at) * 1000;
+  return {
+    r,
+    cpuUs,
+    serverCpuPct: (cpuUs / wallUs) * 100,
+    genCpuPct: (r.cpuUs / wallUs) * 100,
+    foreignCpuPct: m0 === null ? NaN : ((m1 - m0 - cpuUs - r.cpuUs - self.user - self.system) / wallUs) * 100,
+  };
+}
+
 async function measureEcho(server, p, connections, window, hooks = {}) {
   const gen = startChild("load/echo.mjs", {
     env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections, window }) },
@@ -140,42 +187,32 @@ async function measureEcho(server, p, connections, window, hooks = {}) {
   try {
     await gen.next("ready", 60_000);
     await sleep(p.warmupMs);
-    gen.send({ type: "start" });
-    hooks.onStart?.();
-    const c0 = await cpuMark(server);
-    await sleep(p.measureMs);
-    gen.send({ type: "stop" });
-    hooks.onStop?.();
-    const c1 = await cpuMark(server);
-    const r = await gen.next("result");
-    const cpuUs = c1.us - c0.us;
+    const w = await echoWindow(server, gen, p.measureMs, hooks);
     const out = {
-      throughput: r.roundTrips / (r.durationMs / 1000),
-      p50: r.latencyUs.p50,
-      p99: r.latencyUs.p99,
-      cpuPerRt: cpuUs / r.roundTrips,
-      serverCpuPct: (cpuUs / ((c1.at - c0.at) * 1000)) * 100,
-      roundTrips: r.roundTrips,
-      errors: r.errors,
-      firstError: r.firstError,
+      throughput: w.r.roundTrips / (w.r.durationMs / 1000),
+      p50: w.r.latencyUs.p50,
+      p99: w.r.latencyUs.p99,
+      cpuPerRt: w.cpuUs / w.r.roundTrips,
+      serverCpuPct: w.serverCpuPct,
+      genCpuPct: w.genCpuPct,
+      foreignCpuPct: w.foreignCpuPct,
+      roundTrips: w.r.roundTrips,
+      errors: w.r.errors,
+      firstError: w.r.firstError,
     };
     if (p.rate) {
       // The same connections at a fixed rate: both servers do the same work per second.
       await gen.ask({ type: "paced", rate: p.rate }, "paced-ready");
       await sleep(500);
-      gen.send({ type: "start" });
-      const d0 = await cpuMark(server);
-      await sleep(p.measureMs);
-      gen.send({ type: "stop" });
-      const d1 = await cpuMark(server);
-      const q = await gen.next("result");
-      out.pacedThroughput = q.roundTrips / (q.durationMs / 1000);
-      out.pacedP50 = q.latencyUs.p50;
-      out.pacedP99 = q.latencyUs.p99;
-      out.pacedCpuPerRt = (d1.us - d0.us) / q.roundTrips;
-      out.pacedSkipped = q.skipped;
-      out.errors += q.errors;
-      out.firstError ??= q.firstError;
+      const q = await echoWindow(server, gen, p.measureMs);
+      out.pacedThroughput = q.r.roundTrips / (q.r.durationMs / 1000);
+      out.pacedP50 = q.r.latencyUs.p50;
+      out.pacedP99 = q.r.latencyUs.p99;
+      out.pacedCpuPerRt = q.cpuUs / q.r.roundTrips;
+      out.pacedSkipped = q.r.skipped;
+      out.foreignCpuPct = Math.max(out.foreignCpuPct, q.foreignCpuPct);
+      out.errors += q.r.errors;
+      out.firstError ??= q.r.firstError;
     }
     return out;
   } finally {
@@ -199,12 +236,23 @@ async function echoScenario(id, title, p, connections, window) {
       for (const kind of order(round, "plain", "loly")) {
         if (!servers[kind]) continue;
         try {
-          const r = await measureEcho(servers[kind], p, connections, window);
+          // A window during which other processes took a sizeable share of the CPUs is measured
+          // again (up to MAX_ATTEMPTS); the least disturbed attempt is kept.
+          let r;
+          for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+            const x = await measureEcho(servers[kind], p, connections, window);
+            if (!r || !(x.foreignCpuPct >= r.foreignCpuPct)) r = x;
+            if (!(x.foreignCpuPct > QUIET_PCT)) break;
+            progress(`${id} round ${round + 1}/${p.rounds} ${kind}: other processes took ${fmt(x.foreignCpuPct)}% of a CPU, measuring again`);
+          }
+          r.disturbed = r.foreignCpuPct > QUIET_PCT;
+          if (r.disturbed) failures.push(`${kind} round ${round + 1}: other processes took ${fmt(r.foreignCpuPct)}% of a CPU (kept after ${MAX_ATTEMPTS} attempts)`);
           results[kind].push(r);
           if (r.errors > 0) failures.push(`${kind}: ${r.errors} acks were not a success (first: ${JSON.stringify(r.firstError)})`);
           if (r.pacedSkipped > 0) failures.push(`${kind} round ${round + 1}: fell behind the fixed rate (${r.pacedSkipped} requests skipped)`);
           progress(
-            `${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt` +
+            `${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt, ` +
+              `server ${fmt(r.serverCpuPct)}% gen ${fmt(r.genCpuPct)}% others ${fmt(r.foreignCpuPct)}%` +
               (p.rate ? `; at ${fmt(p.rate)}/s: ${fmt(r.pacedCpuPerRt)} us CPU/rt, p99 ${fmt(r.pacedP99)} us` : ""),
           );
         } catch (err) {
@@ -222,6 +270,8 @@ async function echoScenario(id, title, p, connections, window) {
     row("latency p99", "us", col("plain", "p99"), col("loly", "p99"), id === 1 ? le(1.1) : null),
     row("server CPU per round trip", "us", col("plain", "cpuPerRt"), col("loly", "cpuPerRt"), id === 1 ? le(1.15) : null),
     row("server CPU busy", "%", col("plain", "serverCpuPct"), col("loly", "serverCpuPct"), null),
+    row("load generator CPU busy", "%", col("plain", "genCpuPct"), col("loly", "genCpuPct"), null),
+    row("other processes' CPU", "%", col("plain", "foreignCpuPct"), col("loly", "foreignCpuPct"), null),
   ];
   if (p.rate) {
     const at = `at a fixed ${fmt(p.rate)} rt/s:`;
