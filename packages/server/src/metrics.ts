@@ -4,14 +4,109 @@ import type { MetricLabels, WssMetrics } from "@loly-rt/core";
 /** Outcomes of an event, as counted by `loly_events_total`. */
 export type EventOutcome = "ok" | "error" | "refused";
 
+/** Buckets of `loly_handler_duration_seconds`. */
+export const HANDLER_BUCKETS: readonly number[] = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+/**
+ * Per-event tallies, kept as plain numbers on the event hot path (prom-client hashes the
+ * label set on every `inc`/`observe`, even through `labels()` children); the registry reads
+ * them when scraped as `loly_events_total` and `loly_handler_duration_seconds`.
+ */
+export class EventTally {
+  ok = 0;
+  error = 0;
+  refused = 0;
+  sum = 0;
+  count = 0;
+  /** Observations per bucket (not cumulative); the last slot is +Inf. */
+  readonly perBucket = new Float64Array(HANDLER_BUCKETS.length + 1);
+
+  constructor(
+    readonly namespace: string,
+    readonly event: string,
+  ) {}
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < HANDLER_BUCKETS.length && seconds > (HANDLER_BUCKETS[i] as number)) i++;
+    this.perBucket[i]! += 1;
+    this.sum += seconds;
+    this.count += 1;
+  }
+
+  reset(): void {
+    this.ok = this.error = this.refused = this.sum = this.count = 0;
+    this.perBucket.fill(0);
+  }
+}
+
+interface MetricValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/** The registry-facing side of the tallies: two metrics computed on scrape. */
+class TallyMetrics {
+  readonly tallies: EventTally[] = [];
+
+  constructor(registry: Registry) {
+    const tallies = this.tallies;
+    registry.registerMetric({
+      name: "loly_events_total",
+      help: "Events by namespace, event and outcome",
+      type: "counter",
+      aggregator: "sum",
+      get: async () => ({
+        name: "loly_events_total",
+        help: "Events by namespace, event and outcome",
+        type: "counter",
+        aggregator: "sum",
+        values: tallies.flatMap((t): MetricValue[] => [
+          { value: t.ok, labels: { namespace: t.namespace, event: t.event, outcome: "ok" } },
+          { value: t.error, labels: { namespace: t.namespace, event: t.event, outcome: "error" } },
+          { value: t.refused, labels: { namespace: t.namespace, event: t.event, outcome: "refused" } },
+        ]),
+      }),
+      reset: () => tallies.forEach((t) => t.reset()),
+    } as never);
+    const name = "loly_handler_duration_seconds";
+    registry.registerMetric({
+      name,
+      help: "Handler duration by namespace and event",
+      type: "histogram",
+      aggregator: "sum",
+      get: async () => ({
+        name,
+        help: "Handler duration by namespace and event",
+        type: "histogram",
+        aggregator: "sum",
+        values: tallies.flatMap((t): MetricValue[] => {
+          const out: MetricValue[] = [];
+          let cumulative = 0;
+          for (let i = 0; i <= HANDLER_BUCKETS.length; i++) {
+            cumulative += t.perBucket[i] as number;
+            const le = i < HANDLER_BUCKETS.length ? (HANDLER_BUCKETS[i] as number) : "+Inf";
+            out.push({ value: cumulative, labels: { le, namespace: t.namespace, event: t.event }, metricName: `${name}_bucket` });
+          }
+          out.push({ value: t.sum, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_sum` });
+          out.push({ value: t.count, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_count` });
+          return out;
+        }),
+      }),
+      reset: () => tallies.forEach((t) => t.reset()),
+    } as never);
+  }
+}
+
 /** The built-in metrics of one server, all in its own registry. */
 export interface ServerMetrics {
   readonly registry: Registry;
   readonly connections: Gauge<"namespace">;
   readonly connectionsTotal: Counter<"namespace">;
   readonly refusedConnections: Counter<"namespace" | "code">;
-  readonly events: Counter<"namespace" | "event" | "outcome">;
-  readonly handlerSeconds: Histogram<"namespace" | "event">;
+  /** A tally (events by outcome, handler durations) for one event of one route. */
+  tally(namespace: string, event: string): EventTally;
   readonly errors: Counter<"namespace" | "code">;
   readonly rateLimited: Counter<"namespace" | "limit" | "scope">;
   readonly backendErrors: Counter<"component">;
@@ -62,6 +157,7 @@ function createAppMetrics(registry: Registry): WssMetrics {
 export function createServerMetrics(): ServerMetrics {
   const registry = new Registry();
   const registers = [registry];
+  const tallies = new TallyMetrics(registry);
   const metrics: ServerMetrics = {
     registry,
     connections: new Gauge({ name: "loly_connections", help: "Open connections by namespace", labelNames: ["namespace"], registers }),
@@ -72,14 +168,11 @@ export function createServerMetrics(): ServerMetrics {
       labelNames: ["namespace", "code"],
       registers,
     }),
-    events: new Counter({ name: "loly_events_total", help: "Events by namespace, event and outcome", labelNames: ["namespace", "event", "outcome"], registers }),
-    handlerSeconds: new Histogram({
-      name: "loly_handler_duration_seconds",
-      help: "Handler duration by namespace and event",
-      labelNames: ["namespace", "event"],
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-      registers,
-    }),
+    tally(namespace, event) {
+      const t = new EventTally(namespace, event);
+      tallies.tallies.push(t);
+      return t;
+    },
     errors: new Counter({ name: "loly_errors_total", help: "Errors sent to clients by namespace and code", labelNames: ["namespace", "code"], registers }),
     rateLimited: new Counter({
       name: "loly_rate_limited_total",

@@ -20,7 +20,7 @@ import {
   type WssHandler,
 } from "@loly-rt/core";
 import { TokenBucket, bucketSpec } from "@loly-rt/ratelimit";
-import type { Counter } from "prom-client";
+import type { EventTally } from "./metrics.js";
 import { EventContext, socketLogger } from "./context.js";
 import type { SocketRecord, SharedServices } from "./record.js";
 
@@ -37,11 +37,8 @@ export interface CompiledEvent {
   readonly handler: AnyHandler;
   /** The event's own bucket, if any. */
   readonly limit: { readonly spec: TokenBucketSpec; readonly scope: RateLimitScope } | null;
-  /** Pre-bound metric children (no label hashing per event). */
-  readonly okCount: ReturnType<Counter<string>["labels"]>;
-  readonly errorCount: ReturnType<Counter<string>["labels"]>;
-  readonly refusedCount: ReturnType<Counter<string>["labels"]>;
-  readonly observe: (seconds: number) => void;
+  /** Outcomes and handler durations, tallied without label hashing (read on scrape). */
+  readonly tally: EventTally;
 }
 
 /** A route resolved once at start-up: its event table and hooks. */
@@ -64,7 +61,6 @@ export function compileRoute(pattern: string, route: AnyWssRoute, shared: Shared
   for (const [name, entry] of Object.entries(route.events as Record<string, unknown>)) {
     const def = typeof entry === "function" ? { handler: entry as AnyHandler } : (entry as Record<string, unknown>);
     const rate = def.rateLimit as RateLimitCfg | undefined;
-    const histogram = metrics.handlerSeconds.labels(pattern, name);
     events.set(name, {
       index: index++,
       name,
@@ -73,10 +69,7 @@ export function compileRoute(pattern: string, route: AnyWssRoute, shared: Shared
       requireAuth: def.requireAuth === true,
       handler: def.handler as AnyHandler,
       limit: rate ? { spec: bucketSpec(rate), scope: rate.scope ?? "socket" } : null,
-      okCount: metrics.events.labels(pattern, name, "ok"),
-      errorCount: metrics.events.labels(pattern, name, "error"),
-      refusedCount: metrics.events.labels(pattern, name, "refused"),
-      observe: (s) => histogram.observe(s),
+      tally: metrics.tally(pattern, name),
     });
   }
   return {
@@ -202,7 +195,7 @@ function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack
   const ev = rec.route.events.get(eventName);
   if (ev === undefined) return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
   if (ev.requireAuth && rec.userId === null) {
-    ev.refusedCount.inc();
+    ev.tally.refused++;
     return refuse(rec, null, eventName, ack, "UNAUTHORIZED", "Sign in to use this event");
   }
   if (ev.validate !== null) {
@@ -221,7 +214,7 @@ function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack
 
 function afterValidate(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack): void {
   if (!r.ok) {
-    ev.refusedCount.inc();
+    ev.tally.refused++;
     const issues: SchemaIssue[] = r.issues;
     return refuse(rec, null, ev.name, ack, "BAD_PAYLOAD", "Invalid payload", { issues });
   }
@@ -249,7 +242,7 @@ function runGuard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: 
 }
 
 function forbid(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
-  ev.refusedCount.inc();
+  ev.tally.refused++;
   refuse(rec, ctx, ev.name, ack, "FORBIDDEN", "Not allowed");
 }
 
@@ -260,7 +253,7 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
       const buckets = (rec.eventBuckets ??= []);
       const b = (buckets[ev.index] ??= new TokenBucket(limit.spec));
       if (!b.take()) {
-        ev.refusedCount.inc();
+        ev.tally.refused++;
         return refuseRate(rec, ctx, ev.name, ack, "event", "socket", b.retryAfterMs());
       }
     } else {
@@ -268,14 +261,14 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
       if (isThenable<RateLimitDecision>(d)) {
         const decide = (r: RateLimitDecision): void => {
           if (r.allowed) return invoke(rec, ev, ctx, ack);
-          ev.refusedCount.inc();
+          ev.tally.refused++;
           refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, r.retryAfterMs);
         };
         d.then(decide, () => decide(storeDecision(rec)));
         return;
       }
       if (!d.allowed) {
-        ev.refusedCount.inc();
+        ev.tally.refused++;
         return refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, d.retryAfterMs);
       }
     }
@@ -295,8 +288,8 @@ function invoke(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ac
     settleAsync(rec, ev, ctx, ack, result, start);
     return;
   }
-  ev.observe((performance.now() - start) / 1000);
-  ev.okCount.inc();
+  ev.tally.observe((performance.now() - start) / 1000);
+  ev.tally.ok++;
   if (ack) ack({ ok: true, data: result });
 }
 
@@ -317,15 +310,15 @@ function settleAsync(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ac
       if (timer) clearTimeout(timer);
       if (done) return;
       done = true;
-      ev.observe((performance.now() - start) / 1000);
-      ev.okCount.inc();
+      ev.tally.observe((performance.now() - start) / 1000);
+      ev.tally.ok++;
       if (ack) ack({ ok: true, data: value });
     },
     (err: unknown) => {
       if (timer) clearTimeout(timer);
       if (done) return;
       done = true;
-      ev.observe((performance.now() - start) / 1000);
+      ev.tally.observe((performance.now() - start) / 1000);
       fail(rec, ctx, ev, ack, err);
     },
   );
@@ -341,7 +334,7 @@ export class HandlerTimeoutError extends Error {
 
 /** A handler, guard or async schema failed: the client gets its code, the log gets it all. */
 function fail(rec: SocketRecord, ctx: EventContext, ev: CompiledEvent, ack: Ack, err: unknown): void {
-  ev.errorCount.inc();
+  ev.tally.error++;
   const body = toClientError(err, rec.shared.production);
   // A refusal the handler chose, or a backend outage (logged once per outage by the
   // component that saw it), is not a handler failure: debug only, no per-event error spam.

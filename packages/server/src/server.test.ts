@@ -479,6 +479,10 @@ describe("lifecycle", () => {
       expect(body).toContain('loly_connections{namespace="/chat"} 1');
       expect(body).toContain('loly_events_total{namespace="/chat",event="ping",outcome="ok"} 1');
       expect(body).toContain('loly_errors_total{namespace="/chat",code="UNKNOWN_EVENT"} 1');
+      expect(body).toContain("# TYPE loly_handler_duration_seconds histogram");
+      expect(body).toContain('loly_handler_duration_seconds_bucket{le="+Inf",namespace="/chat",event="ping"} 1');
+      expect(body).toContain('loly_handler_duration_seconds_count{namespace="/chat",event="ping"} 1');
+      expect(body).toContain('loly_events_total{namespace="/chat",event="echo",outcome="ok"} 0');
       expect((await fetch(`${t.url}/other`)).status).toBe(404);
     } finally {
       await t.close();
