@@ -127,6 +127,8 @@ export class EventContext {
     readonly record: SocketRecord,
     readonly event: string,
     public data: unknown,
+    /** Monotonic time (ms) the pipeline last stood at: bucket decisions and handler timing use it. */
+    public at: number = 0,
   ) {}
 
   get socket(): WssSocket {

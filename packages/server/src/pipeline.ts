@@ -173,25 +173,27 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   const payload = args.length > (ack ? 2 : 1) ? args[1] : undefined;
   const eventName = typeof name === "string" ? name : String(name);
 
+  // One clock reading serves both buckets and the handler's start (sync path).
+  const now = performance.now();
   // Global bucket
   const gb = rec.globalBucket;
   if (gb !== null) {
-    if (!gb.take()) return refuseRate(rec, null, eventName, ack, "global", "socket", gb.retryAfterMs());
+    if (!gb.take(1, now)) return refuseRate(rec, null, eventName, ack, "global", "socket", gb.retryAfterMs());
   } else {
     const scope = rec.route.globalScope;
     const d = rec.shared.sharedLimiter.consume(bucketKey(rec, scope, null), rec.route.globalSpec);
     if (isThenable<RateLimitDecision>(d)) {
       const decide = (r: RateLimitDecision): void =>
-        r.allowed ? afterGlobal(rec, eventName, payload, ack) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs);
+        r.allowed ? afterGlobal(rec, eventName, payload, ack, performance.now()) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs);
       d.then(decide, () => decide(storeDecision(rec)));
       return;
     }
     if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", scope, d.retryAfterMs);
   }
-  afterGlobal(rec, eventName, payload, ack);
+  afterGlobal(rec, eventName, payload, ack, now);
 }
 
-function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack): void {
+function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack, now: number): void {
   const ev = rec.route.events.get(eventName);
   if (ev === undefined) return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
   if (ev.requireAuth && rec.userId === null) {
@@ -202,23 +204,23 @@ function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack
     const r = ev.validate(payload);
     if (isThenable<ValidationResult>(r)) {
       r.then(
-        (res) => afterValidate(rec, ev, res, ack),
-        (err: unknown) => fail(rec, new EventContext(rec, ev.name, payload), ev, ack, err),
+        (res) => afterValidate(rec, ev, res, ack, performance.now()),
+        (err: unknown) => fail(rec, new EventContext(rec, ev.name, payload, performance.now()), ev, ack, err),
       );
       return;
     }
-    return afterValidate(rec, ev, r, ack);
+    return afterValidate(rec, ev, r, ack, now);
   }
-  runGuard(rec, ev, new EventContext(rec, ev.name, payload), ack);
+  runGuard(rec, ev, new EventContext(rec, ev.name, payload, now), ack);
 }
 
-function afterValidate(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack): void {
+function afterValidate(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack, now: number): void {
   if (!r.ok) {
     ev.tally.refused++;
     const issues: SchemaIssue[] = r.issues;
     return refuse(rec, null, ev.name, ack, "BAD_PAYLOAD", "Invalid payload", { issues });
   }
-  runGuard(rec, ev, new EventContext(rec, ev.name, r.value), ack);
+  runGuard(rec, ev, new EventContext(rec, ev.name, r.value, now), ack);
 }
 
 function runGuard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
@@ -231,7 +233,10 @@ function runGuard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: 
     }
     if (isThenable<boolean>(ok)) {
       ok.then(
-        (v) => (v ? eventLimit(rec, ev, ctx, ack) : forbid(rec, ev, ctx, ack)),
+        (v) => {
+          ctx.at = performance.now();
+          v ? eventLimit(rec, ev, ctx, ack) : forbid(rec, ev, ctx, ack);
+        },
         (err: unknown) => fail(rec, ctx, ev, ack, err),
       );
       return;
@@ -252,7 +257,7 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
     if (limit.scope === "socket") {
       const buckets = (rec.eventBuckets ??= []);
       const b = (buckets[ev.index] ??= new TokenBucket(limit.spec));
-      if (!b.take()) {
+      if (!b.take(1, ctx.at)) {
         ev.tally.refused++;
         return refuseRate(rec, ctx, ev.name, ack, "event", "socket", b.retryAfterMs());
       }
@@ -260,6 +265,7 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
       const d = rec.shared.sharedLimiter.consume(bucketKey(rec, limit.scope, ev.name), limit.spec);
       if (isThenable<RateLimitDecision>(d)) {
         const decide = (r: RateLimitDecision): void => {
+          ctx.at = performance.now();
           if (r.allowed) return invoke(rec, ev, ctx, ack);
           ev.tally.refused++;
           refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, r.retryAfterMs);
@@ -277,7 +283,7 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
 }
 
 function invoke(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
-  const start = performance.now();
+  const start = ctx.at;
   let result: unknown;
   try {
     result = ev.handler(ctx as never);
