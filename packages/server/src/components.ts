@@ -31,11 +31,58 @@ export interface ComponentOverrides {
   stateStore?: RealtimeStateStore;
   logger: LolyLogger;
   metrics: ServerMetrics;
+  /** Clients see generic outage messages (no Redis addresses, key names or driver errors). */
+  production?: boolean;
 }
 
-/** Wraps a store so no call waits longer than `ms` (UNAVAILABLE after). */
-export function boundedStore(store: RealtimeStateStore, ms: number): RealtimeStateStore {
-  const b = <T>(p: Promise<T>, op: string): Promise<T> => withTimeout(p, ms, `state.${op}`);
+/** What a client reads in production when a backend is unavailable. */
+export const GENERIC_UNAVAILABLE = "Service temporarily unavailable, try again";
+
+/** The message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Bounds a backend call by `ms` like `withTimeout`, and turns every failure into
+ * `UNAVAILABLE` (`mapAll`), or keeps the store's own errors and only hides the text of
+ * `UNAVAILABLE` ones in production. The cause stays on the error for the logs.
+ */
+export function bounded<T>(promise: Promise<T>, ms: number, what: string, production: boolean, mapAll = true): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer =
+      ms > 0 && ms !== Infinity
+        ? setTimeout(() => reject(new LolyError("UNAVAILABLE", production ? GENERIC_UNAVAILABLE : `${what} did not answer within ${ms} ms`)), ms)
+        : undefined;
+    timer?.unref?.();
+    promise.then(
+      (value) => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        if (timer !== undefined) clearTimeout(timer);
+        reject(unavailable(err, what, production, mapAll));
+      },
+    );
+  });
+}
+
+function unavailable(err: unknown, what: string, production: boolean, mapAll: boolean): unknown {
+  if (LolyError.is(err)) {
+    if (err.code !== "UNAVAILABLE" || !production) return err;
+    return new LolyError("UNAVAILABLE", GENERIC_UNAVAILABLE, undefined, { cause: err });
+  }
+  if (!mapAll) return err;
+  return new LolyError("UNAVAILABLE", production ? GENERIC_UNAVAILABLE : `${what} failed: ${errorMessage(err)}`, undefined, { cause: err });
+}
+
+/**
+ * Wraps a store so no call waits longer than `ms` (UNAVAILABLE after). The store's own
+ * errors pass through, except that in production an `UNAVAILABLE` one reads generic.
+ */
+export function boundedStore(store: RealtimeStateStore, ms: number, production = false): RealtimeStateStore {
+  const b = <T>(p: Promise<T>, op: string): Promise<T> => bounded(p, ms, `state.${op}`, production, false);
   return {
     get: (k) => b(store.get(k), "get"),
     set: (k, v, o) => b(store.set(k, v, o), "set"),
@@ -115,12 +162,12 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
     let state: RealtimeStateStore;
     let redis: Redis | undefined;
     if (rawState) {
-      state = ownsState ? rawState : boundedStore(rawState, config.scale.commandTimeoutMs);
+      state = ownsState ? rawState : boundedStore(rawState, config.scale.commandTimeoutMs, o.production);
     } else {
       // single instance with a Redis store (state survives restarts)
       redis = await connectRedis(redisUrlOf(config), config, logger, metrics, "state");
       const { createRedisStateStore } = await import("@loly-rt/state-redis");
-      state = boundedStore(createRedisStateStore({ redis, prefix: config.scale.stateStore.prefix }), config.scale.commandTimeoutMs);
+      state = boundedStore(createRedisStateStore({ redis, prefix: config.scale.stateStore.prefix }), config.scale.commandTimeoutMs, o.production);
     }
     const presence = createMemoryPresence();
     const counter = createMemoryConnectionCounter();
@@ -146,9 +193,27 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
   const prefix = config.scale.stateStore.prefix;
   const url = redisUrlOf(config);
   const redis = await connectRedis(url, config, logger, metrics, "command");
-  const onError = (component: string) => (err: unknown, stage?: string) => {
-    metrics.backendErrors.labels(component).inc();
-    logger.warn({ err: { message: err instanceof Error ? err.message : String(err) }, component, stage }, `${component} error`);
+  // Background errors (heartbeats, reconnection attempts, failed publishes) come once per
+  // attempt or per broadcast during an outage: warn once per outage, count them all.
+  const outageLog = (component: string): { report: (err: unknown, stage?: string) => void; ok: () => void } => {
+    let down = false;
+    return {
+      report: (err, stage) => {
+        metrics.backendErrors.labels(component).inc();
+        const line = { err: { message: errorMessage(err) }, component, stage };
+        if (down) {
+          logger.debug(line, `${component}: Redis error`);
+          return;
+        }
+        down = true;
+        logger.warn(line, `${component}: Redis error (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`);
+      },
+      ok: () => {
+        if (!down) return;
+        down = false;
+        logger.info({ component }, `${component}: Redis is back`);
+      },
+    };
   };
   try {
     const [{ createRedisStateStore }, { createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] =
@@ -160,12 +225,18 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
       ]);
     const ownsState = !o.stateStore;
     let state: RealtimeStateStore;
-    if (o.stateStore) state = boundedStore(o.stateStore, config.scale.commandTimeoutMs);
-    else if (config.scale.stateStore.type === "redis") state = boundedStore(createRedisStateStore({ redis, prefix }), config.scale.commandTimeoutMs);
+    if (o.stateStore) state = boundedStore(o.stateStore, config.scale.commandTimeoutMs, o.production);
+    else if (config.scale.stateStore.type === "redis") {
+      state = boundedStore(createRedisStateStore({ redis, prefix }), config.scale.commandTimeoutMs, o.production);
+    }
     else state = createMemoryStateStore();
     const ttlMs = config.presence.ttlMs;
-    const presence = createRedisPresence({ redis, prefix, ttlMs, onError: onError("presence") });
-    const counter = createRedisConnectionCounter({ redis, prefix, ttlMs, onError: onError("connections") });
+    const presenceLog = outageLog("presence");
+    const counterLog = outageLog("connections");
+    redis.on("ready", presenceLog.ok);
+    redis.on("ready", counterLog.ok);
+    const presence = createRedisPresence({ redis, prefix, ttlMs, onError: presenceLog.report });
+    const counter = createRedisConnectionCounter({ redis, prefix, ttlMs, onError: counterLog.report });
     let outageLogged = false;
     const sharedLimiter = withStorePolicy(createRedisRateLimitBackend({ redis, prefix }), {
       onStoreError: config.limits.onStoreError,
@@ -175,7 +246,7 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
         if (!outageLogged) {
           outageLogged = true;
           logger.warn(
-            { err: { message: err instanceof Error ? err.message : String(err) }, component: "ratelimit", policy: config.limits.onStoreError },
+            { err: { message: errorMessage(err) }, component: "ratelimit", policy: config.limits.onStoreError },
             `cluster rate limiter unreachable: ${config.limits.onStoreError === "allow" ? "admitting" : "refusing"} events until Redis is back`,
           );
         }
@@ -186,7 +257,10 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
       },
     });
     const adapterUrl = config.scale.adapter?.url ?? url;
-    const adapter = createRedisAdapter({ url: adapterUrl, key: `${prefix}socket.io`, onError: onError("adapter") });
+    const adapterLog = outageLog("adapter");
+    const adapter = createRedisAdapter({ url: adapterUrl, key: `${prefix}socket.io`, onError: adapterLog.report });
+    adapter.pubClient.on("ready", adapterLog.ok);
+    adapter.subClient.on("ready", adapterLog.ok);
     return {
       state,
       presence,

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, type Namespace, type ServerOptions, type Socket } from "socket.io";
 import {
+  ERROR_EVENT,
   LolyError,
   assertWssRouteDefinition,
   isWssRoute,
@@ -17,7 +19,7 @@ import {
 } from "@loly-rt/core";
 import type { Registry } from "prom-client";
 import { resolveConfig } from "./config.js";
-import { createComponents, type Components } from "./components.js";
+import { bounded as boundedCall, createComponents, errorMessage, type Components } from "./components.js";
 import { userRoom, requestOf, socketLogger } from "./context.js";
 import { loadRoutesDir } from "./loader.js";
 import { createLogger } from "./logging.js";
@@ -59,12 +61,50 @@ export interface RealtimeServer {
   readonly logger: LolyLogger;
   /** Listens on `port` (0 = any free port); resolves with the bound port. */
   listen(port?: number, host?: string): Promise<number>;
-  /** Disconnects every socket of `userId` on every instance. Resolves when sent. */
+  /**
+   * Disconnects every socket of `userId`, in every namespace (dynamic ones included), on
+   * every instance. Resolves once this instance's sockets are gone and the other instances
+   * were told (cluster mode).
+   */
   disconnectUser(userId: string): Promise<void>;
+  /**
+   * Re-runs the route's `auth` hook for connected sockets (every socket, or those matching
+   * `filter`) on every instance, with each socket's original handshake. A socket stays only
+   * when the hook returns the same user (same id, same JSON) as at connect time; otherwise
+   * (the hook throws, returns another user, or none where there was one) it gets
+   * `__loly:error` `UNAUTHORIZED` and is disconnected. A hook that fails with `UNAVAILABLE`
+   * or does not answer within `handlerTimeoutMs` leaves the socket connected (counted in
+   * `failed`). Use it after revoking a session or token: the hook sees the revocation.
+   *
+   * @example
+   * await db.revokeSession(sessionId);
+   * const { disconnected } = await rt.revalidate({ userId: "42" });
+   */
+  revalidate(filter?: RevalidateFilter): Promise<RevalidateResult>;
   /** Health of the parts (Redis connections in cluster mode). */
   health(): { ok: boolean; details: Record<string, string> };
   /** Graceful stop: disconnect hooks run, presence cleaned, Redis clients closed. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Which sockets {@link RealtimeServer.revalidate} re-checks (all given keys must match). */
+export interface RevalidateFilter {
+  /** Only the sockets of this user. */
+  userId?: string;
+  /** Only sockets of this namespace: a concrete name (`"/rooms/42"`) or a route pattern (`"/rooms/[id]"`). */
+  namespace?: string;
+}
+
+/** What {@link RealtimeServer.revalidate} did, summed over the instances that answered. */
+export interface RevalidateResult {
+  /** Instances whose sockets are counted (this one included). */
+  instances: number;
+  /** Sockets whose auth hook ran. */
+  checked: number;
+  /** Sockets disconnected because the hook refused them or returned another user. */
+  disconnected: number;
+  /** Sockets left connected because the hook was unavailable or too slow. */
+  failed: number;
 }
 
 const CONN_ADMIT = Symbol("loly-rt.admit");
@@ -82,6 +122,42 @@ function connectError(code: string): Error & { data?: unknown } {
   const err = new Error(code) as Error & { data?: unknown };
   err.data = { code };
   return err;
+}
+
+/** Socket.IO packet types the server writes (socket.io-parser). */
+const PACKET_EVENT = 2;
+const PACKET_ACK = 3;
+const PACKET_BINARY_ACK = 6;
+/** Sockets re-checked at once by `revalidate` (an auth hook may call a database). */
+const REVALIDATE_CONCURRENCY = 32;
+const GENERIC_INTERNAL = "Internal server error";
+
+interface OutPacket {
+  type: number;
+  id?: number;
+  data?: unknown[];
+}
+
+/** Private parts of socket.io's Namespace and ParentNamespace this file relies on. */
+interface ChildNamespace {
+  readonly name: string;
+  readonly sockets: Map<string, Socket>;
+  readonly adapter: { close(): Promise<void> | void };
+  _remove(socket: Socket): void;
+  _preConnectSockets?: Map<string, Socket>;
+}
+interface DynamicParent {
+  children: Set<Namespace>;
+}
+
+function sameUser(a: unknown, b: unknown): boolean {
+  if (userIdOf(a) !== userIdOf(b)) return false;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    // Not JSON (cycles, BigInt): the id decides.
+    return true;
+  }
 }
 
 function userIdOf(user: unknown): string | null {
@@ -127,7 +203,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
 
   const metrics = createServerMetrics();
-  const components = await createComponents(config, { stateStore: options.stateStore, logger, metrics });
+  const components = await createComponents(config, { stateStore: options.stateStore, logger, metrics, production });
 
   const shared: SharedServices = {
     config,
@@ -137,7 +213,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     presence: components.presence,
     metrics,
     sharedLimiter: components.sharedLimiter,
-    bounded: (p, what) => withTimeout(p, config.scale.commandTimeoutMs, what),
+    // Presence calls: any failure is the backend's (UNAVAILABLE), bounded by the command timeout.
+    bounded: (p, what) => boundedCall(p, config.scale.commandTimeoutMs, what, production),
   };
 
   const ownsHttp = !options.httpServer;
@@ -161,6 +238,22 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
   const io = config.enabled ? new Server(httpServer, ioOptions) : new Server(ioOptions);
   if (components.adapter) io.adapter(components.adapter as never);
+  const clustered = components.adapter !== undefined;
+
+  // One warning per outage and component; the rest of that outage is logged at debug.
+  const failing = new Set<string>();
+  const degraded = (component: string, err: unknown, msg: string, fields: Record<string, unknown> = {}): void => {
+    const line = { ...fields, err: { message: errorMessage(err) }, component };
+    if (failing.has(component)) {
+      logger.debug(line, msg);
+      return;
+    }
+    failing.add(component);
+    logger.warn(line, `${msg} (repeats of this outage are logged at debug)`);
+  };
+  const recovered = (component: string): void => {
+    if (failing.size > 0 && failing.delete(component)) logger.info({ component }, `${component}: available again`);
+  };
 
   // Per-IP connection limit, counted per Engine.IO connection (the thing that costs).
   const limit = config.limits.connectionsPerIp;
@@ -175,11 +268,18 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     conn[CONN_ADMIT] =
       typeof admitted === "boolean"
         ? settle(admitted)
-        : withTimeout(admitted, config.scale.commandTimeoutMs, "connection count").then(settle, (err: unknown) => {
-            logger.warn({ err: { message: err instanceof Error ? err.message : String(err) }, component: "connections" }, "per-IP count unavailable");
-            // Same policy as cluster-wide limiters when the store is unreachable.
-            return config.limits.onStoreError === "allow";
-          });
+        : withTimeout(admitted, config.scale.commandTimeoutMs, "connection count").then(
+            (ok) => {
+              recovered("connections");
+              return settle(ok);
+            },
+            (err: unknown) => {
+              // Same policy as cluster-wide limiters when the store is unreachable.
+              const allow = config.limits.onStoreError === "allow";
+              degraded("connections", err, `per-IP connection count unavailable: ${allow ? "admitting" : "refusing"} connections (limits.onStoreError)`);
+              return allow;
+            },
+          );
   });
 
   const records = new Set<SocketRecord>();
@@ -190,12 +290,55 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   };
 
   const compiled: CompiledRoute[] = [];
+  const dynamicParents: DynamicParent[] = [];
   for (const { pattern, route } of routeList) {
     const ns = compileNamespace(pattern);
     const croute = compileRoute(pattern, route, shared);
     compiled.push(croute);
     const nsp = (ns.dynamic && ns.regex ? io.of(ns.regex) : io.of(pattern)) as unknown as Namespace;
+    if (ns.dynamic && ns.regex) dynamicParents.push(nsp as unknown as DynamicParent);
     setupNamespace(nsp, ns.match.bind(ns), croute);
+  }
+
+  // A dynamic route creates a child namespace (with its adapter, and Redis subscriptions in
+  // cluster mode) for every name a client asks for; socket.io keeps them forever. Drop a
+  // child once its last socket left or was refused, so names cannot pile up.
+  if (dynamicParents.length > 0) {
+    io.on("new_namespace", (child: Namespace) => {
+      const parent = dynamicParents.find((p) => p.children.has(child));
+      if (parent) reapWhenEmpty(child as unknown as ChildNamespace, parent);
+    });
+  }
+
+  function reapWhenEmpty(child: ChildNamespace, parent: DynamicParent): void {
+    const remove = child._remove;
+    const empty = (): boolean => child.sockets.size === 0 && (child._preConnectSockets?.size ?? 0) === 0;
+    child._remove = function (this: ChildNamespace, socket: Socket): void {
+      remove.call(this, socket);
+      if (!empty()) return;
+      // After the ticks in which a socket that is being created registers itself.
+      setImmediate(() => {
+        if (!empty() || !parent.children.delete(child as unknown as Namespace)) return;
+        if ((io._nsps.get(child.name) as unknown) === child) io._nsps.delete(child.name);
+        void Promise.resolve(child.adapter.close()).catch(() => undefined);
+      });
+    };
+  }
+
+  // Cluster-wide commands travel as server-side events of the main namespace.
+  function disconnectLocal(userId: string): void {
+    const room = userRoom(userId);
+    for (const nsp of io._nsps.values()) nsp.local.in(room).disconnectSockets(true);
+  }
+  if (clustered) {
+    io.on("loly:disconnectUser", (userId: unknown) => {
+      if (typeof userId === "string") disconnectLocal(userId);
+    });
+    io.on("loly:revalidate", (filter: unknown, ack: unknown) => {
+      void revalidateLocal(isFilter(filter) ? filter : {}).then((result) => {
+        if (typeof ack === "function") (ack as (r: RevalidateResult) => void)(result);
+      });
+    });
   }
 
   function setupNamespace(nsp: Namespace, match: (name: string) => Record<string, string> | null, route: CompiledRoute): void {
@@ -218,6 +361,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       records.add(rec);
       metrics.connections.labels(route.pattern).inc();
       metrics.connectionsTotal.labels(route.pattern).inc();
+      guardAnswers(socket, rec);
       attachPipeline(socket, rec);
       socket.on("disconnect", (reason) => {
         records.delete(rec);
@@ -244,26 +388,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     const params = match(socket.nsp.name) ?? {};
 
     let user: unknown = null;
-    const auth = route.route.auth as ((ctx: AuthContext) => unknown) | undefined;
-    if (auth) {
-      const probe = new SocketRecord(socket, route, shared, null, null, ip, params, null);
-      const actx: AuthContext = {
-        socket: socket as unknown as WssSocket,
-        get req() {
-          return requestOf(probe);
-        },
-        handshake: socket.handshake as unknown as WssHandshake,
-        namespace: socket.nsp.name,
-        params,
-        get log() {
-          return socketLogger(probe);
-        },
-        state: shared.state,
-      };
+    if (route.route.auth) {
       try {
-        user = (await auth(actx)) ?? null;
+        user = await callAuth(socket, route, ip, params);
       } catch (err) {
-        socketLogger(probe).info({ err: { message: err instanceof Error ? err.message : String(err) } }, "auth refused the connection");
+        logger.info({ namespace: socket.nsp.name, socketId: socket.id, err: { message: errorMessage(err) } }, "auth refused the connection");
         throw new Error("UNAUTHORIZED");
       }
     }
@@ -283,11 +412,129 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       await socket.join(userRoom(userId));
       try {
         await shared.bounded(shared.presence.add({ namespace: socket.nsp.name, socketId: socket.id, userId }), "presence.add");
+        recovered("presence");
       } catch (err) {
         // Degraded, not refused: the presence backend re-asserts its entries when it is back.
-        socketLogger(rec).warn({ err: { message: err instanceof Error ? err.message : String(err) } }, "presence unavailable at connect");
+        degraded("presence", err, "presence unavailable at connect: admitted anyway, re-asserted when the backend is back", {
+          namespace: socket.nsp.name,
+          socketId: socket.id,
+        });
       }
     }
+  }
+
+  /** Runs the route's auth hook for a socket (its handshake as at connect time); resolves the user or null. */
+  async function callAuth(socket: Socket, route: CompiledRoute, ip: string, params: Record<string, string>): Promise<unknown> {
+    const auth = route.route.auth as (ctx: AuthContext) => unknown;
+    const probe = new SocketRecord(socket, route, shared, null, null, ip, params, null);
+    const actx: AuthContext = {
+      socket: socket as unknown as WssSocket,
+      get req() {
+        return requestOf(probe);
+      },
+      handshake: socket.handshake as unknown as WssHandshake,
+      namespace: socket.nsp.name,
+      params,
+      get log() {
+        return socketLogger(probe);
+      },
+      state: shared.state,
+    };
+    return (await auth(actx)) ?? null;
+  }
+
+  /**
+   * An answer the client asked for (an ack, an `__loly:error`) that cannot be encoded (too
+   * deep, cyclic, BigInt) would throw out of the pipeline, from a promise callback for an
+   * async handler: an unhandled rejection. The client gets `INTERNAL` instead; the log has why.
+   */
+  function guardAnswers(socket: Socket, rec: SocketRecord): void {
+    const target = socket as unknown as { packet(packet: OutPacket, opts?: object): void };
+    const send = target.packet;
+    target.packet = function (this: unknown, packet: OutPacket, opts?: object): void {
+      try {
+        send.call(this, packet, opts);
+      } catch (err) {
+        const fallback = unencodableFallback(packet, err);
+        if (fallback === null) throw err;
+        try {
+          socketLogger(rec).error({ err }, `an answer to the client could not be encoded: ${errorMessage(err)}`);
+        } catch {
+          // A broken logger must not take the socket down.
+        }
+        send.call(this, fallback, opts);
+      }
+    };
+  }
+
+  function unencodableFallback(packet: OutPacket, err: unknown): OutPacket | null {
+    const message = production ? GENERIC_INTERNAL : `The answer could not be encoded: ${errorMessage(err)}`;
+    if (packet.type === PACKET_ACK || packet.type === PACKET_BINARY_ACK) {
+      return { type: PACKET_ACK, id: packet.id, data: [{ ok: false, error: { code: "INTERNAL", message } }] };
+    }
+    const [event, body] = packet.data ?? [];
+    if (event === ERROR_EVENT && typeof body === "object" && body !== null) {
+      const b = body as Record<string, unknown>;
+      return {
+        type: PACKET_EVENT,
+        data: [
+          ERROR_EVENT,
+          {
+            code: typeof b.code === "string" ? b.code : "INTERNAL",
+            message: typeof b.message === "string" ? b.message : message,
+            event: typeof b.event === "string" ? b.event : "",
+            requestId: typeof b.requestId === "string" ? b.requestId : randomUUID(),
+          },
+        ],
+      };
+    }
+    return null;
+  }
+
+  async function revalidateLocal(filter: RevalidateFilter): Promise<RevalidateResult> {
+    const result: RevalidateResult = { instances: 1, checked: 0, disconnected: 0, failed: 0 };
+    const userId = filter.userId === undefined ? undefined : String(filter.userId);
+    const targets = [...records].filter(
+      (rec) =>
+        rec.route.route.auth !== undefined &&
+        (userId === undefined || rec.userId === userId) &&
+        (filter.namespace === undefined || rec.socket.nsp.name === filter.namespace || rec.route.pattern === filter.namespace),
+    );
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < targets.length) await recheck(targets[next++] as SocketRecord, result);
+    };
+    await Promise.all(Array.from({ length: Math.min(REVALIDATE_CONCURRENCY, targets.length) }, worker));
+    return result;
+  }
+
+  async function recheck(rec: SocketRecord, result: RevalidateResult): Promise<void> {
+    const socket = rec.socket;
+    if (!socket.connected) return;
+    result.checked++;
+    let keep: boolean;
+    try {
+      const pending = callAuth(socket, rec.route, rec.ip, rec.params);
+      const user = await (config.handlerTimeoutMs > 0 ? withTimeout(pending, config.handlerTimeoutMs, "auth") : pending);
+      keep = sameUser(user, rec.user);
+    } catch (err) {
+      if (LolyError.is(err) && err.code === "UNAVAILABLE") {
+        result.failed++;
+        degraded("revalidate", err, "revalidate: auth hook unavailable; socket left connected", { namespace: socket.nsp.name, socketId: socket.id });
+        return;
+      }
+      keep = false;
+    }
+    if (keep || !socket.connected) return;
+    result.disconnected++;
+    logger.info({ namespace: socket.nsp.name, socketId: socket.id, userId: rec.userId }, "revalidate: authentication no longer valid, socket disconnected");
+    socket.emit(ERROR_EVENT, {
+      code: "UNAUTHORIZED",
+      message: "Authentication is no longer valid",
+      event: "revalidate",
+      requestId: randomUUID(),
+    });
+    socket.disconnect(true);
   }
 
   function refuseConn(conn: EngineConn): void {
@@ -299,11 +546,35 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     // Presence first: onDisconnect sees the world without this socket (e.g. to push the
     // room's new user list).
     if (rec.userId !== null) {
-      await shared.bounded(shared.presence.remove(rec.socket.nsp.name, rec.socket.id), "presence.remove").catch((err: unknown) => {
-        socketLogger(rec).warn({ err: { message: err instanceof Error ? err.message : String(err) } }, "presence unavailable at disconnect");
-      });
+      await shared.bounded(shared.presence.remove(rec.socket.nsp.name, rec.socket.id), "presence.remove").then(
+        () => recovered("presence"),
+        (err: unknown) => {
+          degraded("presence", err, "presence unavailable at disconnect: re-asserted when the backend is back", {
+            namespace: rec.socket.nsp.name,
+            socketId: rec.socket.id,
+          });
+        },
+      );
     }
     if (rec.route.onDisconnect) await runHook(rec, rec.route.onDisconnect, "disconnect", reason);
+  }
+
+  /** Waits for running hooks, at most `handlerTimeoutMs` (a hook that never settles must not stop a shutdown). */
+  async function drainHooks(): Promise<void> {
+    if (pendingHooks.size === 0) return;
+    const all = Promise.allSettled([...pendingHooks]).then(() => true);
+    const limit = config.handlerTimeoutMs;
+    if (!(limit > 0)) {
+      await all;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), limit);
+    });
+    const finished = await Promise.race([all, late]);
+    clearTimeout(timer);
+    if (!finished) logger.warn({ component: "close", hooks: pendingHooks.size }, `close: ${pendingHooks.size} connection hook(s) still running after handlerTimeoutMs (${limit} ms); closing anyway`);
   }
 
   let closing: Promise<void> | null = null;
@@ -333,16 +604,43 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       });
     },
     async disconnectUser(userId: string) {
-      const room = userRoom(String(userId));
-      for (const nsp of io._nsps.values()) nsp.in(room).disconnectSockets(true);
-      // Dynamic namespaces' children are in _nsps too; the adapter relays to other instances.
+      const id = String(userId);
+      disconnectLocal(id);
+      // One message for every namespace: another instance may have dynamic children this one lacks.
+      if (clustered) io.serverSideEmit("loly:disconnectUser", id);
+    },
+    async revalidate(filter: RevalidateFilter = {}) {
+      if (!isFilter(filter)) throw new LolyError("INVALID_CONFIG", "revalidate(filter): filter must be { userId?: string, namespace?: string }");
+      const local = revalidateLocal(filter);
+      if (!clustered) return local;
+      const remote = new Promise<RevalidateResult[]>((resolve) => {
+        // The adapter swallows its own failures (Redis away): bound the wait ourselves.
+        const timer = setTimeout(() => {
+          logger.warn({ component: "revalidate" }, "revalidate: other instances did not answer in time; counting this instance only");
+          resolve([]);
+        }, REMOTE_WAIT_MS);
+        timer.unref();
+        io.serverSideEmit("loly:revalidate", filter, (err: Error | null, responses: unknown[]) => {
+          clearTimeout(timer);
+          if (err) logger.warn({ component: "revalidate", err: { message: err.message } }, "revalidate: some instances did not answer");
+          resolve((responses ?? []).filter(isResult));
+        });
+      });
+      const [mine, theirs] = await Promise.all([local, remote]);
+      for (const r of theirs) {
+        mine.instances += 1;
+        mine.checked += r.checked;
+        mine.disconnected += r.disconnected;
+        mine.failed += r.failed;
+      }
+      return mine;
     },
     health: () => components.health(),
     close() {
       closing ??= (async () => {
         // Sockets disconnect (onDisconnect runs for each), then the parts close.
         for (const nsp of io._nsps.values()) nsp.local.disconnectSockets(true);
-        await Promise.allSettled([...pendingHooks]);
+        await drainHooks();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         }).catch(() => undefined);
@@ -353,6 +651,20 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     },
   };
   return rt;
+}
+
+/** How long `revalidate` waits for the other instances (the adapter's request timeout is 5 s). */
+const REMOTE_WAIT_MS = 6000;
+
+function isFilter(value: unknown): value is RevalidateFilter {
+  if (typeof value !== "object" || value === null) return false;
+  const f = value as Record<string, unknown>;
+  return (f.userId === undefined || typeof f.userId === "string" || typeof f.userId === "number") && (f.namespace === undefined || typeof f.namespace === "string");
+}
+
+function isResult(value: unknown): value is RevalidateResult {
+  const r = value as RevalidateResult | null;
+  return typeof r === "object" && r !== null && typeof r.checked === "number" && typeof r.disconnected === "number" && typeof r.failed === "number";
 }
 
 /** Serves `metrics.path` on the HTTP server, before Socket.IO and any user listener. */
