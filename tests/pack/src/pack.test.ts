@@ -1,0 +1,545 @@
+/**
+ * The packages as a user gets them from the registry.
+ *
+ * Builds every package (turbo, cached), packs each with `pnpm pack` (which rewrites
+ * `workspace:^` to real versions), lints every tarball (publint --strict, arethetypeswrong with
+ * the node16 profile), installs the tarballs with npm into a fresh app outside the workspace,
+ * and there: runs a server and a client from an ES module and from a CommonJS script (in memory
+ * and in cluster mode over Redis), type-checks against the packed declarations (node16 from ESM
+ * and from CJS, bundler), bundles the client for a browser, and runs the store conformance suite
+ * of `@loly-rt/core/testing` with the app's own vitest.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { publint } from "publint";
+import { formatMessage } from "publint/utils";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deleteKeys, redisUrl, testPrefix } from "../../setup/redis.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+
+/** Every public entry point, with the package directory it lives in. */
+const PACKAGES = ["core", "state-memory", "state-redis", "ratelimit", "presence", "adapter-redis", "server", "client"];
+const ENTRIES = [...PACKAGES.map((p) => `@loly-rt/${p}`), "@loly-rt/core/testing"];
+/** What a user imports first from each entry: it must be there in both module systems. */
+const KEY_EXPORTS: Record<string, string> = {
+  "@loly-rt/core": "defineWssRoute",
+  "@loly-rt/state-memory": "createMemoryStateStore",
+  "@loly-rt/state-redis": "createRedisStateStore",
+  "@loly-rt/ratelimit": "createRedisRateLimitBackend",
+  "@loly-rt/presence": "createRedisPresence",
+  "@loly-rt/adapter-redis": "createRedisAdapter",
+  "@loly-rt/server": "createRealtimeServer",
+  "@loly-rt/client": "lolySocket",
+};
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Runs a command in its own process group; kills the group after `timeoutMs`. */
+function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, opts.timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      children.delete(child);
+      reject(err);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({ code, signal, stdout, stderr, timedOut });
+    });
+  });
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+function describeRun(what: string, r: RunResult): string {
+  const how = r.timedOut ? "timed out" : `exited with ${r.code ?? r.signal}`;
+  return `${what} ${how}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
+}
+
+function expectSuccess(what: string, r: RunResult): void {
+  expect(r.code === 0 && !r.timedOut, describeRun(what, r)).toBe(true);
+}
+
+/**
+ * The environment for tools run outside the workspace: without what pnpm, npm scripts and
+ * vitest put there for the workspace (an inherited `npm_config_local_prefix` would make npm
+ * install into the workspace root, a `VITEST` variable would confuse the app's own vitest).
+ */
+function outsideEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  const inherited = /^(npm_package_|npm_lifecycle_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_local_prefix$|npm_config_user_agent$|npm_config_verify_deps_before_run$|pnpm_|init_cwd$|vitest|tsx_|node_options$|node_env$|test$|force_color$)/i;
+  for (const [key, value] of Object.entries(process.env)) if (!inherited.test(key)) env[key] = value;
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** A `pnpm` on PATH for turbo (which spawns it) and for packing: the running one, else npx. */
+async function pnpmShim(dir: string): Promise<string> {
+  const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { packageManager?: string };
+  const execPath = process.env.npm_execpath;
+  const command =
+    execPath && /pnpm/.test(basename(execPath))
+      ? `exec "${process.execPath}" "${execPath}" "$@"`
+      : `exec npx -y ${rootPkg.packageManager ?? "pnpm@10"} "$@"`;
+  await mkdir(dir, { recursive: true });
+  const shim = join(dir, "pnpm");
+  await writeFile(shim, `#!/bin/sh\n${command}\n`);
+  await chmod(shim, 0o755);
+  return dir;
+}
+
+/** The smoke run, shared by the ES module and the CommonJS script (each adds its imports). */
+const SMOKE_BODY = `
+const ENTRIES = ${JSON.stringify(ENTRIES.filter((e) => e !== "@loly-rt/core/testing"))};
+
+const route = defineWssRoute({
+  auth: ({ handshake }) => (typeof handshake.auth.token === "string" ? { id: handshake.auth.token } : null),
+  events: {
+    add: {
+      schema: z.object({ a: z.number(), b: z.number() }),
+      handler: (ctx) => ({ sum: ctx.data.a + ctx.data.b, user: ctx.user.id }),
+    },
+    hit: (ctx) => ctx.state.incr("hits"),
+    refuse: () => {
+      throw new LolyError("FORBIDDEN", "not here");
+    },
+  },
+});
+
+async function roundTrip(config) {
+  const rt = await createRealtimeServer({ routes: { "/calc": route }, config });
+  try {
+    const port = await rt.listen(0, "127.0.0.1");
+    const client = lolySocket("/calc", {
+      url: "http://127.0.0.1:" + port,
+      auth: { token: "ada" },
+      transports: ["websocket"],
+      reconnection: false,
+    });
+    try {
+      await client.ready();
+      const add = await client.request("add", { a: 2, b: 3 });
+      const codeOf = (p) => p.then(() => "resolved", (err) => (LolyClientError.is(err) ? err.code : String(err)));
+      const errors = [await codeOf(client.request("add", { a: "2" })), await codeOf(client.request("refuse"))];
+      const hits = [await client.request("hit"), await client.request("hit")];
+      return { add, errors, hits, health: rt.health() };
+    } finally {
+      client.close();
+    }
+  } finally {
+    await rt.close();
+  }
+}
+
+async function main() {
+  const out = { entries: {}, testing: where("@loly-rt/core/testing") };
+  for (const name of ENTRIES) out.entries[name] = { file: where(name), exports: (await exportsOf(name)).sort() };
+  const logging = { level: "silent" };
+  out.memory = await roundTrip({ logging });
+  const url = process.env.LOLY_PACK_REDIS_URL;
+  const prefix = process.env.LOLY_PACK_PREFIX;
+  out.cluster = await roundTrip({
+    logging,
+    scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix } },
+  });
+  console.log(JSON.stringify(out));
+}
+`;
+
+const SMOKE_ESM = `import { createRealtimeServer } from "@loly-rt/server";
+import { defineWssRoute, LolyError } from "@loly-rt/core";
+import { LolyClientError, lolySocket } from "@loly-rt/client";
+import { z } from "zod";
+
+const where = (name) => import.meta.resolve(name);
+const exportsOf = async (name) => Object.keys(await import(name));
+${SMOKE_BODY}
+await main();
+`;
+
+const SMOKE_CJS = `"use strict";
+const { createRealtimeServer } = require("@loly-rt/server");
+const { defineWssRoute, LolyError } = require("@loly-rt/core");
+const { LolyClientError, lolySocket } = require("@loly-rt/client");
+const { z } = require("zod");
+
+const where = (name) => require.resolve(name);
+const exportsOf = async (name) => Object.keys(require(name));
+${SMOKE_BODY}
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
+`;
+
+/** Type-checked three times: as an ES module and as CommonJS (node16), and for a bundler. */
+const TYPES_CHECK = `import { LolyError, defineWssRoute, type RealtimeStateStore } from "@loly-rt/core";
+import { describeStoreConformance, type StoreFactory } from "@loly-rt/core/testing";
+import { createRealtimeServer, type RealtimeServer } from "@loly-rt/server";
+import { LolyClientError, lolySocket } from "@loly-rt/client";
+import { createMemoryStateStore } from "@loly-rt/state-memory";
+import { createRedisStateStore } from "@loly-rt/state-redis";
+import { createMemoryRateLimitBackend } from "@loly-rt/ratelimit";
+import { createMemoryPresence } from "@loly-rt/presence";
+import { createRedisAdapter } from "@loly-rt/adapter-redis";
+import { z } from "zod";
+
+const route = defineWssRoute({
+  auth: () => ({ id: "ada", admin: true }),
+  events: {
+    add: {
+      schema: z.object({ a: z.number(), b: z.number() }),
+      handler: (ctx) => ({ sum: ctx.data.a + ctx.data.b, admin: ctx.user?.admin ?? false }),
+    },
+  },
+});
+
+export async function check(): Promise<number> {
+  const rt: RealtimeServer = await createRealtimeServer({ routes: { "/calc": route } });
+  const factory: StoreFactory = () => createMemoryStateStore();
+  const store: RealtimeStateStore = await factory();
+  describeStoreConformance("memory", () => store);
+  void [createRedisStateStore, createMemoryRateLimitBackend, createMemoryPresence, createRedisAdapter];
+  const client = lolySocket<typeof route>("/calc", { url: "http://127.0.0.1:1" });
+  const { sum, admin } = await client.request("add", { a: 1, b: 2 });
+  const flag: boolean = admin;
+  // @ts-expect-error: not an event of the route
+  await client.request("nope", { a: 1, b: 2 });
+  // @ts-expect-error: the payload does not match the schema
+  await client.request("add", { a: "1", b: 2 });
+  // @ts-expect-error: the result is a number
+  const wrong: string = sum;
+  void [flag, wrong];
+  const err: unknown = new LolyError("FORBIDDEN", "no");
+  if (LolyClientError.is(err)) void err.code;
+  await rt.close();
+  return sum;
+}
+`;
+
+/** A page's script: the client and a type-only import of a route. */
+const BROWSER_ROUTE = `import { defineWssRoute } from "@loly-rt/core";
+export default defineWssRoute({ events: { ping: () => "pong" as const } });
+`;
+const BROWSER_ENTRY = `import { lolySocket } from "@loly-rt/client";
+import type route from "./route";
+export const calc = lolySocket<typeof route>("/calc", { url: "http://127.0.0.1:1", autoConnect: false });
+`;
+const BUNDLE = `import { build } from "esbuild";
+const result = await build({
+  entryPoints: ["browser/main.ts"],
+  bundle: true,
+  platform: "browser",
+  format: "esm",
+  write: false,
+  metafile: true,
+  logLevel: "error",
+});
+console.log(JSON.stringify({ inputs: Object.keys(result.metafile.inputs), bytes: result.outputFiles[0].contents.length }));
+`;
+
+const CONFORMANCE = `import { describeStoreConformance } from "@loly-rt/core/testing";
+import { createMemoryStateStore } from "@loly-rt/state-memory";
+
+describeStoreConformance("memory store from the packed packages", () => createMemoryStateStore());
+`;
+
+const tsconfig = (compilerOptions: Record<string, unknown>, files: string[]): string =>
+  JSON.stringify(
+    { compilerOptions: { target: "es2022", strict: true, noEmit: true, skipLibCheck: true, ...compilerOptions }, files },
+    null,
+    2,
+  );
+
+interface Packed {
+  name: string;
+  filename: string;
+}
+
+interface SmokeRound {
+  add: unknown;
+  errors: string[];
+  hits: unknown[];
+  health: { ok: boolean; details: Record<string, string> };
+}
+
+interface SmokeOutput {
+  entries: Record<string, { file: string; exports: string[] }>;
+  testing: string;
+  memory: SmokeRound;
+  cluster: SmokeRound;
+}
+
+describe("the packed packages", () => {
+  let tmp = "";
+  let app = "";
+  let env: NodeJS.ProcessEnv = {};
+  let packed: Packed[] = [];
+  let install: PromiseSettledResult<RunResult>;
+  let publintReport: PromiseSettledResult<string[]>;
+  let attwReport: PromiseSettledResult<string[]>;
+  const prefix = testPrefix("pack");
+  const smoke: Record<"esm" | "cjs", SmokeOutput | undefined> = { esm: undefined, cjs: undefined };
+
+  beforeAll(async () => {
+    tmp = await mkdtemp(join(tmpdir(), "loly-pack-"));
+    const bin = await pnpmShim(join(tmp, "bin"));
+    const workspaceEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${bin}:${process.env.PATH ?? ""}`,
+      TURBO_TELEMETRY_DISABLED: "1",
+      DO_NOT_TRACK: "1",
+    };
+
+    // A clean clone has no dist/: build what is packed (turbo replays unchanged packages from its cache).
+    const build = await run(join(ROOT, "node_modules/.bin/turbo"), ["run", "build", "--filter=./packages/*", "--output-logs=errors-only"], {
+      cwd: ROOT,
+      env: workspaceEnv,
+      timeoutMs: 180_000,
+    });
+    expectSuccess("turbo run build", build);
+
+    const tarballs = join(tmp, "tarballs");
+    const pack = await run(join(bin, "pnpm"), ["-r", "--filter=./packages/*", "pack", "--pack-destination", tarballs, "--json"], {
+      cwd: ROOT,
+      env: workspaceEnv,
+      timeoutMs: 60_000,
+    });
+    expectSuccess("pnpm pack", pack);
+    packed = (JSON.parse(pack.stdout) as Packed[]).map(({ name, filename }) => ({ name, filename }));
+
+    // The app: the tarballs, the peers a user installs, and the workspace's versions of them.
+    const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
+    const tsxPkg = JSON.parse(await readFile(join(ROOT, "node_modules/tsx/package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const range = (name: string): string => rootPkg.devDependencies[name] ?? "*";
+    app = join(tmp, "app");
+    await mkdir(join(app, "check"), { recursive: true });
+    await mkdir(join(app, "browser"), { recursive: true });
+    const appPkg = {
+      name: "loly-pack-app",
+      version: "0.0.0",
+      private: true,
+      dependencies: {
+        ...Object.fromEntries(packed.map((p) => [p.name, `file:${p.filename}`])),
+        "socket.io": range("socket.io"),
+        "socket.io-client": range("socket.io-client"),
+        ioredis: range("ioredis"),
+        zod: range("zod"),
+      },
+      devDependencies: {
+        "@types/node": range("@types/node"),
+        esbuild: tsxPkg.dependencies.esbuild ?? "*",
+        vitest: range("vitest"),
+      },
+    };
+    await Promise.all([
+      writeFile(join(app, "package.json"), JSON.stringify(appPkg, null, 2)),
+      writeFile(join(app, "smoke.mjs"), SMOKE_ESM),
+      writeFile(join(app, "smoke.cjs"), SMOKE_CJS),
+      writeFile(join(app, "check/check.mts"), TYPES_CHECK),
+      writeFile(join(app, "check/check.cts"), TYPES_CHECK),
+      writeFile(join(app, "check/check.ts"), TYPES_CHECK),
+      writeFile(
+        join(app, "tsconfig.node16.json"),
+        tsconfig({ module: "node16", moduleResolution: "node16", lib: ["es2022"], types: ["node"] }, ["check/check.mts", "check/check.cts"]),
+      ),
+      writeFile(
+        join(app, "tsconfig.bundler.json"),
+        tsconfig({ module: "esnext", moduleResolution: "bundler", lib: ["es2022", "dom"], types: [] }, ["check/check.ts"]),
+      ),
+      writeFile(join(app, "browser/route.ts"), BROWSER_ROUTE),
+      writeFile(join(app, "browser/main.ts"), BROWSER_ENTRY),
+      writeFile(join(app, "bundle.mjs"), BUNDLE),
+      writeFile(join(app, "store.test.mjs"), CONFORMANCE),
+    ]);
+    env = outsideEnv({ LOLY_PACK_REDIS_URL: redisUrl() });
+
+    // The install waits on the network; lint the tarballs meanwhile.
+    [install, publintReport, attwReport] = await Promise.allSettled([
+      run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: app, env, timeoutMs: 150_000 }),
+      lintWithPublint(packed),
+      lintWithAttw(packed, env),
+    ]);
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const child of children) killGroup(child);
+    await deleteKeys(prefix);
+    if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("packs all eight packages, each with ESM, CJS, both declarations, its README and LICENSE, and nothing else", async () => {
+    expect(packed.map((p) => p.name).sort()).toEqual(PACKAGES.map((p) => `@loly-rt/${p}`).sort());
+    for (const { name, filename } of packed) {
+      const listing = await run("tar", ["-tzf", filename], { cwd: tmp, env, timeoutMs: 10_000 });
+      expectSuccess("tar", listing);
+      const files = listing.stdout.trim().split("\n");
+      for (const f of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "README.md", "LICENSE", "package.json"]) {
+        expect(files, name).toContain(`package/${f}`);
+      }
+      expect(files.filter((f) => !f.startsWith("package/dist/") && !/^package\/(README\.md|LICENSE|package\.json)$/.test(f)), name).toEqual([]);
+      expect(files.filter((f) => /\.test(-d)?\.|fixtures|testing\/redis-server/.test(f)), name).toEqual([]);
+    }
+  });
+
+  it("pnpm pack replaces workspace:^ with the released version", async () => {
+    const manifest = await run("tar", ["-xzOf", packed.find((p) => p.name === "@loly-rt/server")!.filename, "package/package.json"], {
+      cwd: tmp,
+      env,
+      timeoutMs: 10_000,
+    });
+    expectSuccess("tar", manifest);
+    const pkg = JSON.parse(manifest.stdout) as { version: string; dependencies: Record<string, string> };
+    expect(pkg.dependencies["@loly-rt/core"]).toBe(`^${pkg.version}`);
+    expect(JSON.stringify(pkg)).not.toContain("workspace:");
+  });
+
+  it("publint --strict finds nothing in any tarball", () => {
+    if (publintReport.status === "rejected") throw publintReport.reason;
+    expect(publintReport.value).toEqual([]);
+  });
+
+  it("arethetypeswrong (node16 from ESM and CJS, bundler) finds nothing in any tarball", () => {
+    if (attwReport.status === "rejected") throw attwReport.reason;
+    expect(attwReport.value).toEqual([]);
+  });
+
+  it("npm installs the tarballs into a fresh app outside the workspace", () => {
+    if (install.status === "rejected") throw install.reason;
+    expectSuccess("npm install", install.value);
+  });
+
+  for (const kind of ["esm", "cjs"] as const) {
+    it(`${kind === "esm" ? "an ES module" : "a CommonJS script"} runs a server and a client from the tarballs and exits`, async () => {
+      const script = kind === "esm" ? "smoke.mjs" : "smoke.cjs";
+      const r = await run(process.execPath, [script], {
+        cwd: app,
+        env: { ...env, LOLY_PACK_PREFIX: `${prefix}${kind}:` },
+        timeoutMs: 30_000,
+      });
+      expectSuccess(`node ${script}`, r);
+      const out = JSON.parse(r.stdout.trim().split("\n").pop()!) as SmokeOutput;
+      smoke[kind] = out;
+
+      const ext = kind === "esm" ? ".js" : ".cjs";
+      for (const [name, entry] of Object.entries(out.entries)) {
+        expect(entry.file, name).toMatch(new RegExp(`node_modules/${name}/dist/index\\${ext}$`));
+        expect(entry.exports, name).toContain(KEY_EXPORTS[name]);
+      }
+      expect(out.testing).toMatch(new RegExp(`node_modules/@loly-rt/core/dist/testing/index\\${ext}$`));
+
+      for (const round of [out.memory, out.cluster]) {
+        expect(round.add).toEqual({ sum: 5, user: "ada" });
+        expect(round.errors).toEqual(["BAD_PAYLOAD", "FORBIDDEN"]);
+        expect(round.hits).toEqual([1, 2]);
+        expect(round.health.ok).toBe(true);
+      }
+      expect(out.memory.health.details).toEqual({});
+      expect(Object.keys(out.cluster.health.details).sort()).toEqual(["command", "pub", "sub"]);
+    });
+  }
+
+  it("ESM and CommonJS export the same names from every entry", () => {
+    expect(smoke.esm, "the ES module run").toBeDefined();
+    expect(smoke.cjs, "the CommonJS run").toBeDefined();
+    for (const name of Object.keys(KEY_EXPORTS)) expect(smoke.cjs!.entries[name]!.exports, name).toEqual(smoke.esm!.entries[name]!.exports);
+  });
+
+  it("type-checks against the packed declarations: node16 (ESM and CJS) and bundler", async () => {
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+    const [node16, bundler] = await Promise.all(
+      ["tsconfig.node16.json", "tsconfig.bundler.json"].map((p) => run(process.execPath, [tsc, "-p", p], { cwd: app, env, timeoutMs: 60_000 })),
+    );
+    expectSuccess("tsc -p tsconfig.node16.json", node16!);
+    expectSuccess("tsc -p tsconfig.bundler.json", bundler!);
+  });
+
+  it("bundles the client for a browser without server code or Node built-ins", async () => {
+    const r = await run(process.execPath, ["bundle.mjs"], { cwd: app, env, timeoutMs: 30_000 });
+    expectSuccess("esbuild", r);
+    const { inputs } = JSON.parse(r.stdout) as { inputs: string[] };
+    expect(inputs).toContain("node_modules/@loly-rt/client/dist/index.js");
+    expect(inputs.filter((i) => /@loly-rt\/(?!client\/)|node_modules\/(socket\.io|ioredis|pino|ws)\//.test(i))).toEqual([]);
+  });
+
+  it("runs the store conformance suite of @loly-rt/core/testing with the app's vitest", async () => {
+    const r = await run(process.execPath, [join(app, "node_modules/vitest/vitest.mjs"), "run", "--reporter=dot"], {
+      cwd: app,
+      env,
+      timeoutMs: 60_000,
+    });
+    expectSuccess("vitest run", r);
+    expect(r.stdout).toMatch(/Tests\s+\d+ passed/);
+    expect(r.stdout).not.toMatch(/failed|skipped/);
+  });
+});
+
+/** publint --strict on each tarball: every message (error, warning, suggestion), formatted. */
+async function lintWithPublint(packed: Packed[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const { name, filename } of packed) {
+    const data = await readFile(filename);
+    const tarball = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    const { messages, pkg } = await publint({ pack: { tarball }, strict: true });
+    for (const m of messages) found.push(`${name}: ${m.type}: ${formatMessage(m, pkg) ?? m.code}`);
+  }
+  return found;
+}
+
+/** arethetypeswrong with the node16 profile on each tarball, two at a time. */
+async function lintWithAttw(packed: Packed[], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const cliDir = join(ROOT, "node_modules/@arethetypeswrong/cli");
+  const cliPkg = JSON.parse(await readFile(join(cliDir, "package.json"), "utf8")) as { bin: Record<string, string> };
+  const attw = join(cliDir, cliPkg.bin.attw!);
+  const found: string[] = [];
+  const queue = [...packed];
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const r = await run(process.execPath, [attw, next.filename, "--profile", "node16", "--format", "json"], {
+        cwd: ROOT,
+        env,
+        timeoutMs: 60_000,
+      });
+      if (r.code === 0) continue;
+      let problems = "";
+      try {
+        problems = JSON.stringify((JSON.parse(r.stdout) as { problems?: unknown }).problems ?? null);
+      } catch {
+        problems = describeRun("attw", r);
+      }
+      found.push(`${next.name}: ${problems}`);
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  return found;
+}
