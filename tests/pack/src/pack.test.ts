@@ -162,8 +162,7 @@ async function roundTrip(config) {
 }
 
 async function main() {
-  const out = { entries: {}, testing: where("@loly-rt/core/testing") };
-  for (const name of ENTRIES) out.entries[name] = { file: where(name), exports: (await exportsOf(name)).sort() };
+  const out = {};
   const logging = { level: "silent" };
   out.memory = await roundTrip({ logging });
   const url = process.env.LOLY_PACK_REDIS_URL;
@@ -172,6 +171,11 @@ async function main() {
     logging,
     scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix } },
   });
+  // Before the entries below are loaded one by one: what the server itself pulled in.
+  out.required = requiredFiles();
+  out.entries = {};
+  for (const name of ENTRIES) out.entries[name] = { file: where(name), exports: (await exportsOf(name)).sort() };
+  out.testing = where("@loly-rt/core/testing");
   console.log(JSON.stringify(out));
 }
 `;
@@ -183,6 +187,7 @@ import { z } from "zod";
 
 const where = (name) => import.meta.resolve(name);
 const exportsOf = async (name) => Object.keys(await import(name));
+const requiredFiles = () => [];
 ${SMOKE_BODY}
 await main();
 `;
@@ -195,6 +200,10 @@ const { z } = require("zod");
 
 const where = (name) => require.resolve(name);
 const exportsOf = async (name) => Object.keys(require(name));
+const requiredFiles = () =>
+  Object.keys(require.cache)
+    .filter((file) => file.includes("node_modules/@loly-rt/"))
+    .map((file) => file.slice(file.lastIndexOf("node_modules/") + "node_modules/".length));
 ${SMOKE_BODY}
 main().catch((err) => {
   console.error(err);
@@ -298,6 +307,8 @@ interface SmokeOutput {
   testing: string;
   memory: SmokeRound;
   cluster: SmokeRound;
+  /** The @loly-rt files in the CommonJS module cache (empty for the ES module run). */
+  required: string[];
 }
 
 describe("the packed packages", () => {
@@ -466,6 +477,11 @@ describe("the packed packages", () => {
       }
       expect(out.memory.health.details).toEqual({});
       expect(Object.keys(out.cluster.health.details).sort()).toEqual(["command", "pub", "sub"]);
+      if (kind === "cjs") {
+        // The Redis parts the server loads lazily in cluster mode come as CommonJS too (not as
+        // ES modules with a second @loly-rt/core): one copy of each package.
+        expect(out.required.sort()).toEqual(PACKAGES.map((p) => `@loly-rt/${p}/dist/index.cjs`).sort());
+      }
     });
   }
 
