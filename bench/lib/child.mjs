@@ -4,6 +4,7 @@
  */
 import { Session } from "node:inspector/promises";
 import { writeFileSync } from "node:fs";
+import { writeHeapSnapshot } from "node:v8";
 import { setTimeout as sleep } from "node:timers/promises";
 
 /** Sends a message to the runner. */
@@ -37,8 +38,8 @@ let session = null;
 /**
  * Wires a server under test to the runner: answers `cpu` (process.cpuUsage now), `mem`
  * (memory after GC), `profile-start` / `profile-stop` (V8's CPU profiler, the one behind
- * `node --cpu-prof`, over the measured window only; the stop writes `msg.file`) and
- * `close` (runs `close`, then exits).
+ * `node --cpu-prof`, over the measured window only; the stop writes `msg.file`),
+ * `heap-snapshot` (after GC, to `msg.file`) and `close` (runs `close`, then exits).
  */
 export function serveRunner(close) {
   process.on("message", async (msg) => {
@@ -55,6 +56,10 @@ export function serveRunner(close) {
       session = null;
       writeFileSync(msg.file, JSON.stringify(profile));
       report({ type: "profile-stopped" });
+    } else if (msg.type === "heap-snapshot") {
+      await memoryAfterGc();
+      writeHeapSnapshot(msg.file);
+      report({ type: "heap-snapshot-written" });
     } else if (msg.type === "cpu") {
       const u = process.cpuUsage();
       report({ type: "cpu", user: u.user, system: u.system, at: performance.now() });
