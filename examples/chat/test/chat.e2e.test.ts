@@ -144,10 +144,13 @@ describe("examples/chat in a real browser", () => {
     await alice.selectOption("#room", "random");
     await alice.locator("#room-name", { hasText: "random" }).waitFor(WAIT);
     await bob.waitForFunction(() => !document.querySelector('#presence li[data-user="alice"]'), undefined, WAIT);
+    // each page gets its room's list pushed on its own: wait for alice's too
+    await alice.waitForFunction(() => !document.querySelector('#presence li[data-user="bob"]'), undefined, WAIT);
     expect(await presenceOf(alice)).toEqual(["alice"]);
     expect(await presenceOf(bob)).toEqual(["bob"]);
     await alice.selectOption("#room", "general");
     await bob.locator('#presence li[data-user="alice"]').waitFor(WAIT);
+    await alice.locator('#presence li[data-user="bob"]').waitFor(WAIT);
     expect(await presenceOf(alice)).toEqual(["alice", "bob"]);
 
     // bob closes his page: alice's presence list drops him.
