@@ -33,6 +33,13 @@ export interface RedisConnectionCounter extends ConnectionCounter {
   readonly instanceId: string;
   acquire(ip: string, limit: number): Promise<boolean>;
   release(ip: string): Promise<void>;
+  /**
+   * Counts a connection from `ip` that was admitted without a successful `acquire` (the
+   * server admits by policy while Redis is unreachable). It is written to Redis with the
+   * next re-assert, so counts are right again once Redis is back; `release(ip)` forgets it
+   * as usual.
+   */
+  count(ip: string): void;
 }
 
 const acquireScript = script(ACQUIRE);
@@ -96,6 +103,11 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
           throw err;
         },
       );
+    },
+    count(ip: string): void {
+      if (registry.closed) return;
+      model.increment(ip);
+      registry.dirty = true;
     },
     release(ip: string): Promise<void> {
       if (registry.closed || !model.decrement(ip)) return done;

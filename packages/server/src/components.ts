@@ -17,7 +17,8 @@ import type { ServerMetrics } from "./metrics.js";
 export interface Components {
   state: RealtimeStateStore;
   presence: PresenceBackend;
-  counter: ConnectionCounter;
+  /** `count(ip)`: counts a connection admitted by policy without a successful `acquire` (Redis counter). */
+  counter: ConnectionCounter & { count?(ip: string): void };
   sharedLimiter: RateLimitBackend;
   /** Socket.IO adapter constructor (cluster mode). */
   adapter?: unknown;
@@ -206,7 +207,7 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
           return;
         }
         down = true;
-        logger.warn(line, `${component}: Redis error (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`);
+        logger.warn(line, `${component}: Redis unreachable (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`);
       },
       ok: () => {
         if (!down) return;

@@ -260,26 +260,55 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   io.engine?.on("connection", (conn: EngineConn) => {
     const ip = clientIp(conn.request, config.trustProxy);
     conn[CONN_IP] = ip;
-    const admitted = components.counter.acquire(ip, limit);
+    const counter = components.counter;
+    const release = (): void => void Promise.resolve(counter.release(ip)).catch(() => undefined);
     const settle = (ok: boolean): boolean => {
-      if (ok) conn.on("close", () => void Promise.resolve(components.counter.release(ip)).catch(() => undefined));
+      if (ok) conn.on("close", release);
+      // Over the limit: the client's CONNECT gets TOO_MANY_CONNECTIONS; one that never sends
+      // it must not hold the session until socket.io's 45 s connect timeout.
+      else setTimeout(() => conn.close(), REFUSED_GRACE_MS).unref();
       return ok;
     };
-    conn[CONN_ADMIT] =
-      typeof admitted === "boolean"
-        ? settle(admitted)
-        : withTimeout(admitted, config.scale.commandTimeoutMs, "connection count").then(
-            (ok) => {
-              recovered("connections");
-              return settle(ok);
-            },
-            (err: unknown) => {
-              // Same policy as cluster-wide limiters when the store is unreachable.
-              const allow = config.limits.onStoreError === "allow";
-              degraded("connections", err, `per-IP connection count unavailable: ${allow ? "admitting" : "refusing"} connections (limits.onStoreError)`);
-              return allow;
-            },
-          );
+    const acquired = counter.acquire(ip, limit);
+    if (typeof acquired === "boolean") {
+      conn[CONN_ADMIT] = settle(acquired);
+      return;
+    }
+    conn[CONN_ADMIT] = new Promise<boolean>((resolve) => {
+      // Same policy as cluster-wide limiters when the store is unreachable or too slow.
+      const allow = config.limits.onStoreError === "allow";
+      let decided: boolean | undefined;
+      let closed = false;
+      conn.on("close", () => (closed = true));
+      const byPolicy = (err: unknown): void => {
+        decided = allow;
+        degraded("connections", err, `per-IP connection count unavailable: ${allow ? "admitting" : "refusing"} connections (limits.onStoreError)`);
+        resolve(settle(allow));
+      };
+      const timer = setTimeout(
+        () => byPolicy(new LolyError("UNAVAILABLE", `connection count did not answer within ${config.scale.commandTimeoutMs} ms`)),
+        config.scale.commandTimeoutMs,
+      );
+      timer.unref();
+      acquired.then(
+        (ok) => {
+          if (decided === undefined) {
+            clearTimeout(timer);
+            decided = ok;
+            recovered("connections");
+            resolve(settle(ok));
+          } else if (ok && (!decided || closed)) release(); // counted late: after a refusal, or after the connection closed
+        },
+        (err: unknown) => {
+          if (decided === undefined) {
+            clearTimeout(timer);
+            byPolicy(err);
+            // Admitted uncounted: count it locally so the re-assert after the outage includes it.
+            if (allow) counter.count?.(ip);
+          } else if (decided && !closed) counter.count?.(ip);
+        },
+      );
+    });
   });
 
   const records = new Set<SocketRecord>();
@@ -446,7 +475,9 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   /**
    * An answer the client asked for (an ack, an `__loly:error`) that cannot be encoded (too
    * deep, cyclic, BigInt) would throw out of the pipeline, from a promise callback for an
-   * async handler: an unhandled rejection. The client gets `INTERNAL` instead; the log has why.
+   * async handler: an unhandled rejection. The client gets `INTERNAL` instead (the ack, and an
+   * `__loly:error` whose `event` is empty: the packet does not say which event it answers);
+   * the log has why.
    */
   function guardAnswers(socket: Socket, rec: SocketRecord): void {
     const target = socket as unknown as { packet(packet: OutPacket, opts?: object): void };
@@ -463,6 +494,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
           // A broken logger must not take the socket down.
         }
         send.call(this, fallback, opts);
+        if (fallback.type === PACKET_ACK) {
+          const body = (fallback.data?.[0] as { error: { code: string; message: string } }).error;
+          send.call(this, { type: PACKET_EVENT, data: [ERROR_EVENT, { ...body, event: "", requestId: randomUUID() }] }, opts);
+        }
       }
     };
   }
@@ -652,6 +687,9 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   };
   return rt;
 }
+
+/** How long an Engine.IO connection over the per-IP limit may stay open (to read its refusal). */
+const REFUSED_GRACE_MS = 1000;
 
 /** How long `revalidate` waits for the other instances (the adapter's request timeout is 5 s). */
 const REMOTE_WAIT_MS = 6000;
