@@ -98,6 +98,12 @@ export class RawSocket {
     });
   }
 
+  /** Like {@link next}, but an already received frame counts too. */
+  received(match: (f: string | Buffer) => boolean, timeoutMs = 3000): Promise<string | Buffer> {
+    const found = this.frames.find(match);
+    return found !== undefined ? Promise.resolve(found) : this.next(match, timeoutMs);
+  }
+
   /** Socket.IO CONNECT to `nsp`; resolves the server's CONNECT or CONNECT_ERROR frame. */
   async connect(nsp: string, auth?: unknown): Promise<string> {
     const head = nsp === "/" ? "" : `${nsp},`;
