@@ -158,15 +158,13 @@ async function redisAvailable() {
  * and stop counting and reads the server's CPU time at both ends. Also works out how much CPU
  * other processes of the machine took meanwhile (`foreignCpuPct`, % of one core).
  */
-async function echoWindow(server, gen, ms, hooks = {}) {
+async function echoWindow(server, gen, ms) {
   gen.send({ type: "start" });
-  hooks.onStart?.();
   const m0 = machineBusyUs();
   const self0 = process.cpuUsage();
   const c0 = await cpuMark(server);
   await sleep(ms);
   gen.send({ type: "stop" });
-  hooks.onStop?.();
   const c1 = await cpuMark(server);
   const m1 = machineBusyUs();
   const self = process.cpuUsage(self0);
@@ -182,7 +180,7 @@ async function echoWindow(server, gen, ms, hooks = {}) {
   };
 }
 
-async function measureEcho(server, p, connections, window, hooks = {}) {
+async function measureEcho(server, p, connections, window) {
   const gen = startChild("load/echo.mjs", {
     env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections, window }) },
     label: `echo load (${server.kind})`,
@@ -190,7 +188,7 @@ async function measureEcho(server, p, connections, window, hooks = {}) {
   try {
     await gen.next("ready", 60_000);
     await sleep(p.warmupMs);
-    const w = await echoWindow(server, gen, p.measureMs, hooks);
+    const w = await echoWindow(server, gen, p.measureMs);
     const out = {
       throughput: w.r.roundTrips / (w.r.durationMs / 1000),
       p50: w.r.latencyUs.p50,
@@ -481,41 +479,46 @@ async function ratelimitScenario(p) {
   const modes = ["loly-memory", "rlf-memory", "loly-redis", "raw-evalsha", "rlf-redis"];
   const results = Object.fromEntries(modes.map((m) => [m, []]));
   for (let round = 0; round < p.rounds; round++) {
-    const seq = round % 2 === 0 ? modes : [...modes].reverse();
-    for (const mode of seq) {
-      try {
-        const r = await runLoad(
-          "load/ratelimit.ts",
-          { mode, redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}rl:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
-          `ratelimit load (${mode})`,
-        );
-        results[mode].push(r);
-      } catch (err) {
-        failures.push(`${mode} round ${round + 1}: ${err.message}`);
-      }
+    try {
+      const r = await runLoad(
+        "load/ratelimit.ts",
+        { redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}rl:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
+        "ratelimit load",
+      );
+      for (const m of modes) results[m].push(r.modes[m]);
+    } catch (err) {
+      failures.push(`round ${round + 1}: ${err.message}`);
     }
     progress(`5 round ${round + 1}/${p.rounds} done`);
   }
   // Redis commands per event of a Loly server in cluster mode, counted by a proxy in front of
-  // Redis: per-socket limits must make none, a per-IP event limit one (its EVALSHA).
+  // Redis from the first event to the last ack (connections are up before and after): per-socket
+  // limits must make none, a per-IP event limit one (its EVALSHA).
   const perEvent = { socket: [], ip: [] };
   for (const scope of ["socket", "ip"]) {
     let proxy;
     let server;
+    let gen;
     try {
       proxy = await startRedisProxy(REDIS_URL);
       server = await startServer("loly", { mode: "echo", cluster: true, eventScope: scope, redisUrl: proxy.url, prefix: `${RUN_PREFIX}cmd:` });
-      let n0 = 0;
-      let n1 = 0;
-      const r = await measureEcho(server, { warmupMs: 500, measureMs: p.concMs }, 50, 8, {
-        onStart: () => (n0 = proxy.commands()),
-        onStop: () => (n1 = proxy.commands()),
+      gen = startChild("load/echo.mjs", {
+        env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections: 50, window: 8, hold: true }) },
+        label: `echo load (commands per event, ${scope})`,
       });
-      perEvent[scope].push((n1 - n0) / r.roundTrips);
-      progress(`5 cluster mode, ${scope} event limit: ${n1 - n0} Redis commands for ${r.roundTrips} events`);
+      await gen.next("connected", 60_000);
+      await sleep(200);
+      const n0 = proxy.commands();
+      gen.send({ type: "go" });
+      await sleep(p.concMs);
+      const d = await gen.ask({ type: "drain" }, "drained", 30_000);
+      const n1 = proxy.commands();
+      perEvent[scope].push((n1 - n0) / d.totalAcks);
+      progress(`5 cluster mode, ${scope} event limit: ${n1 - n0} Redis commands for ${d.totalAcks} events`);
     } catch (err) {
       failures.push(`Redis commands per event (${scope} limit): ${err.message}`);
     } finally {
+      await gen?.stop();
       await server?.proc.stop();
       await proxy?.close();
     }
@@ -530,11 +533,11 @@ async function ratelimitScenario(p) {
   const R = (label, m, f) => ({ label, values: f(m) });
   return {
     id: 5,
-    title: `rate-limit decisions (buckets that never refuse, ${p.keys} keys; ${p.inflight} in flight for throughput)`,
+    title: `rate-limit decisions (buckets that never refuse, ${p.keys} keys; Redis implementations interleaved in 100 ms slices; ${p.inflight} in flight for throughput)`,
     rows: [
       row("in-process decisions/s (sync, no Redis call)", "/s", R("rate-limiter-flexible Memory", "rlf-memory", memory), L, null, { better: "higher" }),
-      row("cluster mode, per-socket limits: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.socket }, exactly(0, 0.05)),
-      row("cluster mode, per-IP event limit: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.ip }, exactly(1, 0.05)),
+      row("cluster mode, per-socket limits: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.socket }, exactly(0, 0.02)),
+      row("cluster mode, per-IP event limit: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.ip }, exactly(1, 0.02)),
       row("Redis: sequential p50", "us", R("raw EVALSHA", "raw-evalsha", seqP50), R("Loly Redis backend", "loly-redis", seqP50), null),
       row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("raw EVALSHA", "raw-evalsha", conc), R("Loly Redis backend", "loly-redis", conc), ge(0.8), { better: "higher" }),
       row("Redis: sequential p50", "us", R("rate-limiter-flexible Redis", "rlf-redis", seqP50), R("Loly Redis backend", "loly-redis", seqP50), le(1)),
@@ -552,17 +555,16 @@ async function stateScenario(p) {
   const failures = [];
   const results = { raw: [], loly: [] };
   for (let round = 0; round < p.rounds; round++) {
-    for (const mode of order(round, "raw", "loly")) {
-      try {
-        const r = await runLoad(
-          "load/state.ts",
-          { mode, redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}state:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
-          `state load (${mode})`,
-        );
-        results[mode].push(r);
-      } catch (err) {
-        failures.push(`${mode} round ${round + 1}: ${err.message}`);
-      }
+    try {
+      const r = await runLoad(
+        "load/state.ts",
+        { redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}state:`, seqMs: p.seqMs, concMs: p.concMs, inflight: p.inflight, keys: p.keys },
+        "state load",
+      );
+      results.raw.push(r.sides.raw);
+      results.loly.push(r.sides.loly);
+    } catch (err) {
+      failures.push(`round ${round + 1}: ${err.message}`);
     }
     progress(`6 round ${round + 1}/${p.rounds} done`);
   }
@@ -577,7 +579,7 @@ async function stateScenario(p) {
       }),
     );
   }
-  return { id: 6, title: `state store operations vs raw ioredis (JSON values, ${p.keys} keys)`, rows, failures, raw: results };
+  return { id: 6, title: `state store operations vs raw ioredis (JSON values, ${p.keys} keys, interleaved in 100 ms slices)`, rows, failures, raw: results };
 }
 
 // ---------------------------------------------------------------------------------------

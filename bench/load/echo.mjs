@@ -10,14 +10,19 @@
  *   total, paced every 2 ms, round-robin over the connections; a connection that already has
  *   64 requests in flight skips its turn (counted as `skipped`: the server fell behind).
  *
- * BENCH_OPTS: { url, connections, window }
+ * `drain` stops sending, waits for every request in flight and answers `drained` with the
+ * number of acks received since the start.
+ *
+ * With `hold`, it answers `connected` once every connection is up and sends nothing before `go`.
+ *
+ * BENCH_OPTS: { url, connections, window, hold? }
  */
 import { io } from "socket.io-client";
 import { setTimeout as sleep } from "node:timers/promises";
 import { command, options, report } from "../lib/child.mjs";
 import { Recorder } from "../lib/stats.mjs";
 
-const { url, connections, window } = options();
+const { url, connections, window, hold } = options();
 /** In-flight cap per connection at a fixed rate: room for hiccups without queueing forever. */
 const PACED_CAP = Math.max(window, 64);
 const payload = { text: "hello from the load generator", n: 42 };
@@ -29,6 +34,7 @@ let bad = 0;
 let firstBad = null;
 let inflight = 0;
 let skipped = 0;
+let totalAcks = 0;
 
 function connect() {
   return new Promise((resolve, reject) => {
@@ -51,6 +57,7 @@ function fire(s) {
   s.emit("echo", payload, (ack) => {
     inflight--;
     s.inflight--;
+    totalAcks++;
     if (measuring) {
       lat.add((performance.now() - t0) * 1000);
       done++;
@@ -88,10 +95,25 @@ async function measureWindow() {
 }
 
 const sockets = [];
+process.on("message", async (msg) => {
+  if (msg.type === "drain") {
+    // Stop sending, let every request in flight come back, tell how many acks came in all.
+    closedLoop = false;
+    while (inflight > 0) await sleep(5);
+    report({ type: "drained", totalAcks });
+  } else if (msg.type === "close") {
+    for (const s of sockets) s.disconnect();
+    setTimeout(() => process.exit(0), 100);
+  }
+});
 for (let i = 0; i < connections; i++) {
   const s = await connect();
   s.inflight = 0;
   sockets.push(s);
+}
+if (hold) {
+  report({ type: "connected" });
+  await command("go");
 }
 for (const s of sockets) for (let k = 0; k < window; k++) fire(s);
 report({ type: "ready" });

@@ -1,29 +1,27 @@
 /**
- * Scenario 5: rate-limit decisions. One implementation per process (`mode`), buckets that
- * never refuse (so every decision takes the same path everywhere), keys cycling over
- * `keys` distinct buckets.
+ * Scenario 5: rate-limit decisions, one process per round. Buckets that never refuse (so every
+ * decision takes the same path everywhere), keys cycling over `keys` distinct buckets.
  *
+ * In process:
  * - `loly-memory`: @loly-rt/ratelimit's in-process backend, called synchronously;
- * - `rlf-memory`: rate-limiter-flexible's RateLimiterMemory (awaited; reference only);
+ * - `rlf-memory`: rate-limiter-flexible's RateLimiterMemory (awaited; reference only).
+ * Over Redis, interleaved in 100 ms slices (see interleave.ts), each with its own ioredis client:
  * - `loly-redis`: @loly-rt/ratelimit's Redis backend (one EVALSHA per decision);
  * - `raw-evalsha`: ioredis `evalsha` of the very same script, no wrapper;
- * - `rlf-redis`: rate-limiter-flexible's RateLimiterRedis over the same ioredis client.
+ * - `rlf-redis`: rate-limiter-flexible's RateLimiterRedis.
+ * Redis implementations: sequential latency (one decision at a time) and throughput with
+ * `inflight` decisions in flight.
  *
- * Redis modes measure sequential latency (one decision at a time) and throughput with
- * `inflight` decisions in flight; memory modes measure decisions per second.
- *
- * BENCH_OPTS: { mode, redisUrl, prefix, seqMs, concMs, inflight, keys }
+ * BENCH_OPTS: { redisUrl, prefix, seqMs, concMs, inflight, keys }
  */
 import { Redis } from "ioredis";
 import { createMemoryRateLimitBackend, createRedisRateLimitBackend, TOKEN_BUCKET_SCRIPT } from "@loly-rt/ratelimit";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 // @ts-expect-error plain JS helpers (no type declarations)
 import { options, report } from "../lib/child.mjs";
-// @ts-expect-error plain JS helpers (no type declarations)
-import { Recorder } from "../lib/stats.mjs";
+import { concurrentSlices, sequentialSlices, syncSlices, type Op } from "./interleave.js";
 
 interface Opts {
-  mode: "loly-memory" | "rlf-memory" | "loly-redis" | "raw-evalsha" | "rlf-redis";
   redisUrl: string;
   prefix: string;
   seqMs: number;
@@ -37,84 +35,37 @@ const NEVER = 1_000_000_000;
 const spec = { capacity: NEVER, refillPerSecond: NEVER };
 const keys = Array.from({ length: o.keys }, (_, i) => `bucket-${i}`);
 
-type Decide = (key: string) => Promise<unknown>;
+// In process.
+const memory = createMemoryRateLimitBackend();
+const rlfMemory = new RateLimiterMemory({ points: NEVER, duration: 60 });
+const lolyMemory: Op = (k) => memory.consume(k, spec);
+syncSlices({ "loly-memory": lolyMemory }, { totalMs: 200, keys });
+const memSync = syncSlices({ "loly-memory": lolyMemory }, { totalMs: o.seqMs, keys });
+await sequentialSlices({ "rlf-memory": (k) => rlfMemory.consume(k) }, { totalMs: 200, keys });
+const memRlf = await sequentialSlices({ "rlf-memory": (k) => rlfMemory.consume(k) }, { totalMs: o.seqMs, keys });
+await memory.close?.();
 
-/** Sequential: one decision at a time for `ms`; latency of each. */
-async function sequential(decide: Decide, ms: number): Promise<{ ops: number; opsPerSec: number; latencyUs: unknown }> {
-  const lat = new Recorder(1 << 18);
-  let i = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  let now = t0;
-  while (now < end) {
-    const a = now;
-    await decide(keys[i++ % keys.length]!);
-    now = performance.now();
-    lat.add((now - a) * 1000);
-  }
-  return { ops: i, opsPerSec: i / ((now - t0) / 1000), latencyUs: lat.summary() };
-}
+// Over Redis.
+const clients = [new Redis(o.redisUrl), new Redis(o.redisUrl), new Redis(o.redisUrl)] as const;
+const backend = createRedisRateLimitBackend({ redis: clients[0], prefix: o.prefix });
+const sha = (await clients[1].script("LOAD", TOKEN_BUCKET_SCRIPT)) as string;
+const rawPrefix = `${o.prefix}raw:`;
+const rlf = new RateLimiterRedis({ storeClient: clients[2], points: NEVER, duration: 60, keyPrefix: `${o.prefix}rlf` });
+const impls: Record<string, Op> = {
+  "loly-redis": (k) => backend.consume(k, spec),
+  "raw-evalsha": (k) => clients[1].evalsha(sha, 1, rawPrefix + k, NEVER, NEVER, 1),
+  "rlf-redis": (k) => rlf.consume(k),
+};
+// Warm up: script caches, JIT, connections.
+await concurrentSlices(impls, { totalMs: 200, inflight: o.inflight, keys });
+const seq = await sequentialSlices(impls, { totalMs: o.seqMs, keys });
+const conc = await concurrentSlices(impls, { totalMs: o.concMs, inflight: o.inflight, keys });
 
-/** `inflight` concurrent loops for `ms`: decisions per second. */
-async function concurrent(decide: Decide, ms: number, inflight: number): Promise<{ ops: number; opsPerSec: number }> {
-  let i = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) await decide(keys[i++ % keys.length]!);
-  };
-  await Promise.all(Array.from({ length: inflight }, loop));
-  return { ops: i, opsPerSec: i / ((performance.now() - t0) / 1000) };
-}
-
-/** Synchronous decisions for `ms`, checking the clock every 1024. */
-function syncLoop(decide: (key: string) => unknown, ms: number): { ops: number; opsPerSec: number; sync: boolean } {
-  let i = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  let sync = true;
-  let now = t0;
-  while (now < end) {
-    for (let k = 0; k < 1024; k++) {
-      const d = decide(keys[i++ % keys.length]!);
-      if (d instanceof Promise) sync = false;
-    }
-    now = performance.now();
-  }
-  return { ops: i, opsPerSec: i / ((now - t0) / 1000), sync };
-}
-
-const redis = o.mode.endsWith("redis") || o.mode === "raw-evalsha" ? new Redis(o.redisUrl) : null;
-let result: Record<string, unknown>;
-
-if (o.mode === "loly-memory") {
-  const backend = createMemoryRateLimitBackend();
-  syncLoop((k) => backend.consume(k, spec), 200);
-  result = { memory: syncLoop((k) => backend.consume(k, spec), o.seqMs), local: backend.local };
-  await backend.close?.();
-} else if (o.mode === "rlf-memory") {
-  const rl = new RateLimiterMemory({ points: NEVER, duration: 60 });
-  const decide: Decide = (k) => rl.consume(k);
-  await concurrent(decide, 200, 1);
-  result = { memory: await concurrent(decide, o.seqMs, 1) };
-} else {
-  let decide: Decide;
-  if (o.mode === "loly-redis") {
-    const backend = createRedisRateLimitBackend({ redis: redis!, prefix: o.prefix });
-    decide = (k) => backend.consume(k, spec);
-  } else if (o.mode === "raw-evalsha") {
-    const sha = (await redis!.script("LOAD", TOKEN_BUCKET_SCRIPT)) as string;
-    const prefix = `${o.prefix}raw:`;
-    decide = (k) => redis!.evalsha(sha, 1, prefix + k, NEVER, NEVER, 1);
-  } else {
-    const rl = new RateLimiterRedis({ storeClient: redis, points: NEVER, duration: 60, keyPrefix: `${o.prefix}rlf` });
-    decide = (k) => rl.consume(k);
-  }
-  // Warm up: script cache, JIT, connection.
-  await concurrent(decide, 300, o.inflight);
-  result = { seq: await sequential(decide, o.seqMs), conc: await concurrent(decide, o.concMs, o.inflight) };
-}
-
-report({ type: "result", ...result });
-redis?.disconnect();
+const result: Record<string, unknown> = {
+  "loly-memory": { memory: memSync["loly-memory"], local: memory.local },
+  "rlf-memory": { memory: memRlf["rlf-memory"] },
+};
+for (const name of Object.keys(impls)) result[name] = { seq: seq[name], conc: conc[name] };
+report({ type: "result", modes: result });
+for (const c of clients) c.disconnect();
 setTimeout(() => process.exit(0), 50);

@@ -1,25 +1,24 @@
 /**
- * Scenario 6: state store operations. `loly` goes through @loly-rt/state-redis'
- * `createRedisStateStore({ redis, prefix })`; `raw` does the same with ioredis alone (JSON
- * values: `SET` of `JSON.stringify`, `GET` + `JSON.parse`, `INCRBY`). Same client options,
- * same keys (`keys` distinct ones, cycling), each side under its own prefix.
+ * Scenario 6: state store operations, one process per round. `loly` goes through
+ * @loly-rt/state-redis' `createRedisStateStore({ redis, prefix })`; `raw` does the same with
+ * ioredis alone (JSON values: `SET` of `JSON.stringify`, `GET` + `JSON.parse`, `INCRBY`).
+ * Each side has its own client with the same options, the same keys (`keys` distinct ones,
+ * cycling) under its own prefix; the two take turns in 100 ms slices (see interleave.ts).
  *
- * Per operation: sequential latency (one at a time for `seqMs`) and throughput with
- * `inflight` operations in flight for `concMs` (ioredis writes each command as it comes,
- * so many in flight share the connection: a pipeline in effect).
+ * Per operation: sequential latency (one at a time, `seqMs` in total per side) and throughput
+ * with `inflight` operations in flight (`concMs` per side; ioredis writes each command as it
+ * comes, so many in flight share the connection: a pipeline in effect).
  *
- * BENCH_OPTS: { mode: "loly" | "raw", redisUrl, prefix, seqMs, concMs, inflight, keys }
+ * BENCH_OPTS: { redisUrl, prefix, seqMs, concMs, inflight, keys }
  */
 import { Redis } from "ioredis";
 import type { JsonValue } from "@loly-rt/core";
 import { createRedisStateStore } from "@loly-rt/state-redis";
 // @ts-expect-error plain JS helpers (no type declarations)
 import { options, report } from "../lib/child.mjs";
-// @ts-expect-error plain JS helpers (no type declarations)
-import { Recorder } from "../lib/stats.mjs";
+import { concurrentSlices, sequentialSlices } from "./interleave.js";
 
 interface Opts {
-  mode: "loly" | "raw";
   redisUrl: string;
   prefix: string;
   seqMs: number;
@@ -38,57 +37,35 @@ interface Ops {
   incr(k: string): Promise<unknown>;
 }
 
-const redis = new Redis(o.redisUrl);
-let ops: Ops;
-if (o.mode === "loly") {
-  const store = createRedisStateStore({ redis, prefix: `${o.prefix}loly:` });
-  ops = {
+// Each side its own client, same options.
+const lolyRedis = new Redis(o.redisUrl);
+const rawRedis = new Redis(o.redisUrl);
+const store = createRedisStateStore({ redis: lolyRedis, prefix: `${o.prefix}loly:` });
+const p = `${o.prefix}raw:`;
+const sides: Record<"loly" | "raw", Ops> = {
+  loly: {
     set: (k) => store.set(k, value),
     get: (k) => store.get(k),
     incr: (k) => store.incr(`n:${k}`),
-  };
-} else {
-  const p = `${o.prefix}raw:`;
-  ops = {
-    set: (k) => redis.set(p + k, JSON.stringify(value)),
-    get: (k) => redis.get(p + k).then((s) => (s === null ? null : (JSON.parse(s) as JsonValue))),
-    incr: (k) => redis.incrby(`${p}n:${k}`, 1),
-  };
-}
+  },
+  raw: {
+    set: (k) => rawRedis.set(p + k, JSON.stringify(value)),
+    get: (k) => rawRedis.get(p + k).then((s) => (s === null ? null : (JSON.parse(s) as JsonValue))),
+    incr: (k) => rawRedis.incrby(`${p}n:${k}`, 1),
+  },
+};
 
-async function sequential(op: (k: string) => Promise<unknown>, ms: number): Promise<{ opsPerSec: number; latencyUs: unknown }> {
-  const lat = new Recorder(1 << 18);
-  let i = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  let now = t0;
-  while (now < end) {
-    const a = now;
-    await op(keys[i++ % keys.length]!);
-    now = performance.now();
-    lat.add((now - a) * 1000);
-  }
-  return { opsPerSec: i / ((now - t0) / 1000), latencyUs: lat.summary() };
-}
-
-async function concurrent(op: (k: string) => Promise<unknown>, ms: number): Promise<{ opsPerSec: number }> {
-  let i = 0;
-  const t0 = performance.now();
-  const end = t0 + ms;
-  const loop = async (): Promise<void> => {
-    while (performance.now() < end) await op(keys[i++ % keys.length]!);
-  };
-  await Promise.all(Array.from({ length: o.inflight }, loop));
-  return { opsPerSec: i / ((performance.now() - t0) / 1000) };
-}
-
-const result: Record<string, unknown> = {};
-// Warm up and make sure every key `get` reads exists.
-for (const k of keys) await ops.set(k);
-await concurrent(ops.get, 200);
+const result: Record<string, Record<string, unknown>> = { loly: {}, raw: {} };
+// Warm up, and make sure every key `get` reads exists.
+for (const k of keys) await Promise.all([sides.loly.set(k), sides.raw.set(k)]);
+await concurrentSlices({ loly: sides.loly.get, raw: sides.raw.get }, { totalMs: 200, inflight: o.inflight, keys });
 for (const name of ["set", "get", "incr"] as const) {
-  result[name] = { seq: await sequential(ops[name], o.seqMs), conc: await concurrent(ops[name], o.concMs) };
+  const impls = { loly: sides.loly[name], raw: sides.raw[name] };
+  const seq = await sequentialSlices(impls, { totalMs: o.seqMs, keys });
+  const conc = await concurrentSlices(impls, { totalMs: o.concMs, inflight: o.inflight, keys });
+  for (const side of ["loly", "raw"] as const) result[side]![name] = { seq: seq[side], conc: conc[side] };
 }
-report({ type: "result", ...result });
-redis.disconnect();
+report({ type: "result", sides: result });
+lolyRedis.disconnect();
+rawRedis.disconnect();
 setTimeout(() => process.exit(0), 50);
