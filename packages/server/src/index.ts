@@ -1,6 +1,6 @@
 // Server
 export { createRealtimeServer } from "./server.js";
-export type { RealtimeServer, RealtimeServerOptions } from "./server.js";
+export type { RealtimeServer, RealtimeServerOptions, RevalidateFilter, RevalidateResult } from "./server.js";
 
 // Configuration
 export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config.js";
@@ -9,7 +9,7 @@ export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config.js";
 export { loadRoutesDir } from "./loader.js";
 
 // Logging and metrics
-export { createLogger, REDACT_PATHS } from "./logging.js";
+export { createLogger, REDACT_PATHS, redactCensor } from "./logging.js";
 export { createServerMetrics } from "./metrics.js";
 export type { ServerMetrics, EventOutcome } from "./metrics.js";
 

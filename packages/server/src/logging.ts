@@ -41,10 +41,15 @@ const ENGINE_QUERY = new Set(["EIO", "transport", "t", "b64"]);
 const CENSORED = "[redacted]";
 
 /**
- * The redaction censor: `url` keeps its path and masks query values, `query` keeps its keys
- * (and Engine.IO's own values), anything else becomes `[redacted]`.
+ * The redaction censor of the server's logger: `url` keeps its path and masks query values,
+ * `query` keeps its keys (and Engine.IO's own values), anything else becomes `[redacted]`.
+ * Give it to your own pino logger with {@link REDACT_PATHS}.
+ *
+ * @example
+ * const logger = pino({ redact: { paths: REDACT_PATHS, censor: redactCensor } });
+ * await createRealtimeServer({ logger, routes });
  */
-export function censor(value: unknown, path: string[]): unknown {
+export function redactCensor(value: unknown, path: string[]): unknown {
   const key = path[path.length - 1];
   if (key === "url") return typeof value === "string" ? maskUrl(value) : value;
   if (key === "query") {
@@ -82,7 +87,7 @@ export async function createLogger(
   const opts: LoggerOptions = {
     level: config.logging.level,
     base: { pid: process.pid },
-    redact: { paths: REDACT_PATHS, censor: censor as (value: unknown, path: string[]) => unknown },
+    redact: { paths: REDACT_PATHS, censor: redactCensor as (value: unknown, path: string[]) => unknown },
   };
   if (options.destination) return pino(opts, options.destination) as unknown as LolyLogger;
   if (config.logging.pretty) {
