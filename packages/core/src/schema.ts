@@ -84,6 +84,15 @@ function errorIssues(error: unknown): SchemaIssue[] {
 }
 
 /**
+ * A schema that threw instead of answering (a recursive schema fed a payload deep enough to
+ * overflow the stack, a buggy refinement): the payload is refused, never the server.
+ */
+function thrown(err: unknown): { ok: false; issues: SchemaIssue[] } {
+  const reason = err instanceof RangeError ? "it is nested too deeply" : "the schema failed on it";
+  return { ok: false, issues: [{ path: "", message: `Payload could not be validated: ${reason}` }] };
+}
+
+/**
  * Resolves a schema into one validator, once. Standard Schema first (`~standard.validate`),
  * then `safeParse`, then `parse` (a throw is a rejection).
  *
@@ -99,15 +108,25 @@ export function compileSchema<S extends WssSchema>(schema: S): CompiledValidator
     const settle = (r: StandardSchemaV1.Result<unknown>): ValidationResult<O> =>
       r.issues ? { ok: false, issues: standardIssues(r.issues) } : { ok: true, value: r.value as O };
     return (input) => {
-      const r = validate(input);
-      return r instanceof Promise ? r.then(settle) : settle(r);
+      let r: StandardSchemaV1.Result<unknown> | Promise<StandardSchemaV1.Result<unknown>>;
+      try {
+        r = validate(input);
+      } catch (err) {
+        return thrown(err);
+      }
+      return r instanceof Promise ? r.then(settle, thrown) : settle(r);
     };
   }
   const s = schema as Partial<SafeParseSchema & ParseSchema>;
   if (typeof s.safeParse === "function") {
     const safeParse = s.safeParse.bind(schema);
     return (input) => {
-      const r = safeParse(input);
+      let r: ReturnType<SafeParseSchema["safeParse"]>;
+      try {
+        r = safeParse(input);
+      } catch (err) {
+        return thrown(err);
+      }
       return r.success ? { ok: true, value: r.data as O } : { ok: false, issues: errorIssues(r.error) };
     };
   }

@@ -123,8 +123,14 @@ function refuse(
   details?: unknown,
 ): void {
   const requestId = ctx ? ctx.requestId : randomUUID();
-  const body: LolyErrorBody = details === undefined ? { code, message } : { code, message, details };
-  rec.socket.emit(ERROR_EVENT, { ...body, event, requestId });
+  let body: LolyErrorBody = details === undefined ? { code, message } : { code, message, details };
+  try {
+    rec.socket.emit(ERROR_EVENT, { ...body, event, requestId });
+  } catch {
+    // `details` a handler gave its LolyError cannot be encoded (cyclic, BigInt): send without them.
+    body = { code, message };
+    rec.socket.emit(ERROR_EVENT, { ...body, event, requestId });
+  }
   if (ack) ack({ ok: false, error: body });
   const { metrics, logger } = rec.shared;
   metrics.errors.labels(rec.route.pattern, code).inc();
@@ -295,8 +301,31 @@ function invoke(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ac
     return;
   }
   ev.tally.observe((performance.now() - start) / 1000);
+  if (ack) answer(rec, ev, ctx, ack, result);
+  else ev.tally.ok++;
+}
+
+/**
+ * Acks a handler's result. A result socket.io cannot encode (too deep, cyclic, BigInt) would
+ * throw out of the pipeline (from a promise callback: an unhandled rejection); the client gets
+ * INTERNAL instead (socket.io marks an ack as sent only once it is written, so it can still
+ * be answered) and the log says why.
+ */
+function answer(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: (r: unknown) => void, data: unknown): void {
+  try {
+    ack({ ok: true, data });
+  } catch (err) {
+    return fail(rec, ctx, ev, ack, new AnswerEncodeError(ev.name, err));
+  }
   ev.tally.ok++;
-  if (ack) ack({ ok: true, data: result });
+}
+
+/** A handler's result that could not be sent to the client. */
+export class AnswerEncodeError extends Error {
+  constructor(event: string, cause: unknown) {
+    super(`the result of "${event}" could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = "AnswerEncodeError";
+  }
 }
 
 function settleAsync(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, result: PromiseLike<unknown>, start: number): void {
@@ -317,8 +346,8 @@ function settleAsync(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ac
       if (done) return;
       done = true;
       ev.tally.observe((performance.now() - start) / 1000);
-      ev.tally.ok++;
-      if (ack) ack({ ok: true, data: value });
+      if (ack) answer(rec, ev, ctx, ack, value);
+      else ev.tally.ok++;
     },
     (err: unknown) => {
       if (timer) clearTimeout(timer);
@@ -376,11 +405,20 @@ export function attachPipeline(socket: Socket, rec: SocketRecord): void {
     try {
       handlePacket(rec, packet as unknown[]);
     } catch (err) {
-      // Nothing in the pipeline should throw; if it does, the process and socket live on.
+      // Nothing in the pipeline should throw; if it does, the process and socket live on and
+      // a waiting client still gets an answer.
       try {
         socketLogger(rec).error({ err }, "event pipeline failed");
       } catch {
         // ignore
+      }
+      const last = (packet as unknown[])[(packet as unknown[]).length - 1];
+      if (typeof last === "function") {
+        try {
+          (last as (r: unknown) => void)({ ok: false, error: toClientError(err, rec.shared.production) });
+        } catch {
+          // nothing more can be sent
+        }
       }
     }
   });

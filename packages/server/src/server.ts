@@ -124,19 +124,8 @@ function connectError(code: string): Error & { data?: unknown } {
   return err;
 }
 
-/** Socket.IO packet types the server writes (socket.io-parser). */
-const PACKET_EVENT = 2;
-const PACKET_ACK = 3;
-const PACKET_BINARY_ACK = 6;
 /** Sockets re-checked at once by `revalidate` (an auth hook may call a database). */
 const REVALIDATE_CONCURRENCY = 32;
-const GENERIC_INTERNAL = "Internal server error";
-
-interface OutPacket {
-  type: number;
-  id?: number;
-  data?: unknown[];
-}
 
 /** Private parts of socket.io's Namespace and ParentNamespace this file relies on. */
 interface ChildNamespace {
@@ -390,7 +379,6 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       records.add(rec);
       metrics.connections.labels(route.pattern).inc();
       metrics.connectionsTotal.labels(route.pattern).inc();
-      guardAnswers(socket, rec);
       attachPipeline(socket, rec);
       socket.on("disconnect", (reason) => {
         records.delete(rec);
@@ -470,60 +458,6 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       state: shared.state,
     };
     return (await auth(actx)) ?? null;
-  }
-
-  /**
-   * An answer the client asked for (an ack, an `__loly:error`) that cannot be encoded (too
-   * deep, cyclic, BigInt) would throw out of the pipeline, from a promise callback for an
-   * async handler: an unhandled rejection. The client gets `INTERNAL` instead (the ack, and an
-   * `__loly:error` whose `event` is empty: the packet does not say which event it answers);
-   * the log has why.
-   */
-  function guardAnswers(socket: Socket, rec: SocketRecord): void {
-    const target = socket as unknown as { packet(packet: OutPacket, opts?: object): void };
-    const send = target.packet;
-    target.packet = function (this: unknown, packet: OutPacket, opts?: object): void {
-      try {
-        send.call(this, packet, opts);
-      } catch (err) {
-        const fallback = unencodableFallback(packet, err);
-        if (fallback === null) throw err;
-        try {
-          socketLogger(rec).error({ err }, `an answer to the client could not be encoded: ${errorMessage(err)}`);
-        } catch {
-          // A broken logger must not take the socket down.
-        }
-        send.call(this, fallback, opts);
-        if (fallback.type === PACKET_ACK) {
-          const body = (fallback.data?.[0] as { error: { code: string; message: string } }).error;
-          send.call(this, { type: PACKET_EVENT, data: [ERROR_EVENT, { ...body, event: "", requestId: randomUUID() }] }, opts);
-        }
-      }
-    };
-  }
-
-  function unencodableFallback(packet: OutPacket, err: unknown): OutPacket | null {
-    const message = production ? GENERIC_INTERNAL : `The answer could not be encoded: ${errorMessage(err)}`;
-    if (packet.type === PACKET_ACK || packet.type === PACKET_BINARY_ACK) {
-      return { type: PACKET_ACK, id: packet.id, data: [{ ok: false, error: { code: "INTERNAL", message } }] };
-    }
-    const [event, body] = packet.data ?? [];
-    if (event === ERROR_EVENT && typeof body === "object" && body !== null) {
-      const b = body as Record<string, unknown>;
-      return {
-        type: PACKET_EVENT,
-        data: [
-          ERROR_EVENT,
-          {
-            code: typeof b.code === "string" ? b.code : "INTERNAL",
-            message: typeof b.message === "string" ? b.message : message,
-            event: typeof b.event === "string" ? b.event : "",
-            requestId: typeof b.requestId === "string" ? b.requestId : randomUUID(),
-          },
-        ],
-      };
-    }
-    return null;
   }
 
   async function revalidateLocal(filter: RevalidateFilter): Promise<RevalidateResult> {
