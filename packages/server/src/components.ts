@@ -107,7 +107,18 @@ function redisUrlOf(config: RealtimeConfig): string {
 }
 
 async function connectRedis(url: string, config: RealtimeConfig, logger: LolyLogger, metrics: ServerMetrics, role: string): Promise<Redis> {
-  const { Redis } = await import("ioredis");
+  let Redis: typeof import("ioredis").Redis;
+  try {
+    ({ Redis } = await import("ioredis"));
+  } catch (err) {
+    // ioredis is an optional peer: single-instance apps never install it.
+    throw new LolyError(
+      "INVALID_CONFIG",
+      "Redis is configured (scale.mode \"cluster\" or scale.stateStore.type \"redis\") but the `ioredis` package is not installed: npm install ioredis",
+      undefined,
+      { cause: err },
+    );
+  }
   const client = new Redis(url, {
     lazyConnect: true,
     // Bounded waits: a command never queues longer than the command timeout.
