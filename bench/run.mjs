@@ -104,6 +104,16 @@ function machineBusyUs() {
   }
 }
 
+/** Read and write system calls of a process so far (/proc/<pid>/io), or null. */
+function syscalls(pid) {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8");
+    return { r: Number(io.match(/^syscr: (\d+)/m)[1]), w: Number(io.match(/^syscw: (\d+)/m)[1]) };
+  } catch {
+    return null;
+  }
+}
+
 async function cpuMark(server) {
   const c = await server.proc.ask({ type: "cpu" }, "cpu");
   return { us: c.user + c.system, at: c.at };
@@ -163,9 +173,11 @@ async function echoWindow(server, gen, ms) {
   const m0 = machineBusyUs();
   const self0 = process.cpuUsage();
   const c0 = await cpuMark(server);
+  const s0 = syscalls(server.proc.child.pid);
   await sleep(ms);
   gen.send({ type: "stop" });
   const c1 = await cpuMark(server);
+  const s1 = syscalls(server.proc.child.pid);
   const m1 = machineBusyUs();
   const self = process.cpuUsage(self0);
   const r = await gen.next("result");
@@ -174,6 +186,8 @@ async function echoWindow(server, gen, ms) {
   return {
     r,
     cpuUs,
+    readsPerRt: s0 && s1 ? (s1.r - s0.r) / r.roundTrips : NaN,
+    writesPerRt: s0 && s1 ? (s1.w - s0.w) / r.roundTrips : NaN,
     serverCpuPct: (cpuUs / wallUs) * 100,
     genCpuPct: (r.cpuUs / wallUs) * 100,
     foreignCpuPct: m0 === null ? NaN : ((m1 - m0 - cpuUs - r.cpuUs - self.user - self.system) / wallUs) * 100,
@@ -197,6 +211,8 @@ async function measureEcho(server, p, connections, window) {
       serverCpuPct: w.serverCpuPct,
       genCpuPct: w.genCpuPct,
       foreignCpuPct: w.foreignCpuPct,
+      readsPerRt: w.readsPerRt,
+      writesPerRt: w.writesPerRt,
       roundTrips: w.r.roundTrips,
       errors: w.r.errors,
       firstError: w.r.firstError,
@@ -211,6 +227,8 @@ async function measureEcho(server, p, connections, window) {
       out.pacedP99 = q.r.latencyUs.p99;
       out.pacedCpuPerRt = q.cpuUs / q.r.roundTrips;
       out.pacedSkipped = q.r.skipped;
+      out.pacedReadsPerRt = q.readsPerRt;
+      out.pacedWritesPerRt = q.writesPerRt;
       out.foreignCpuPct = Math.max(out.foreignCpuPct, q.foreignCpuPct);
       out.errors += q.r.errors;
       out.firstError ??= q.r.firstError;
@@ -274,6 +292,8 @@ async function echoScenario(id, title, p, connections, window) {
     row("latency p99", "us", col("plain", "p99"), col("loly", "p99"), id === 1 ? le(1.1) : null),
     row("server CPU per round trip", "us", col("plain", "cpuPerRt"), col("loly", "cpuPerRt"), id === 1 ? le(1.15) : null),
     row("server CPU busy", "%", col("plain", "serverCpuPct"), col("loly", "serverCpuPct"), null),
+    row("server read syscalls per round trip", "", col("plain", "readsPerRt"), col("loly", "readsPerRt"), null),
+    row("server write syscalls per round trip", "", col("plain", "writesPerRt"), col("loly", "writesPerRt"), null),
     row("load generator CPU busy", "%", col("plain", "genCpuPct"), col("loly", "genCpuPct"), null),
     row("other processes' CPU", "%", col("plain", "foreignCpuPct"), col("loly", "foreignCpuPct"), null),
   ];
@@ -281,6 +301,8 @@ async function echoScenario(id, title, p, connections, window) {
     const at = `at a fixed ${fmt(p.rate)} rt/s:`;
     rows.push(
       row(`${at} server CPU per round trip`, "us", col("plain", "pacedCpuPerRt"), col("loly", "pacedCpuPerRt"), null),
+      row(`${at} server read syscalls per round trip`, "", col("plain", "pacedReadsPerRt"), col("loly", "pacedReadsPerRt"), null),
+      row(`${at} server write syscalls per round trip`, "", col("plain", "pacedWritesPerRt"), col("loly", "pacedWritesPerRt"), null),
       row(`${at} latency p50`, "us", col("plain", "pacedP50"), col("loly", "pacedP50"), null),
       row(`${at} latency p99`, "us", col("plain", "pacedP99"), col("loly", "pacedP99"), null),
     );
@@ -289,32 +311,46 @@ async function echoScenario(id, title, p, connections, window) {
 }
 
 /**
- * One extra Loly server under scenario 1's load, with V8's CPU profiler (the one behind
- * `node --cpu-prof`) running over the measured window only; summarises the profile.
+ * For each server (plain, then Loly), one extra instance under scenario 1's load with V8's CPU
+ * profiler (the one behind `node --cpu-prof`) running over the measured windows only: the
+ * closed loop, then the fixed rate. Summarises each profile.
  */
 async function profileEcho(p) {
   const dir = join(BENCH_DIR, "results", "profiles");
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `loly-echo-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
-  const server = await startServer("loly", { mode: "echo" });
-  const gen = startChild("load/echo.mjs", {
-    env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections: p.connections, window: p.window }) },
-    label: "echo load (profile)",
-  });
-  try {
-    await gen.next("ready", 60_000);
-    await sleep(p.warmupMs);
-    await server.proc.ask({ type: "profile-start" }, "profile-started");
-    gen.send({ type: "start" });
-    await sleep(p.measureMs);
-    gen.send({ type: "stop" });
-    await server.proc.ask({ type: "profile-stop", file }, "profile-stopped", 60_000);
-    const r = await gen.next("result");
-    return { file: file.slice(ROOT_DIR.length), roundTrips: r.roundTrips, ...summarizeProfile(file) };
-  } finally {
-    await gen.stop();
-    await server.proc.stop();
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const out = {};
+  for (const kind of ["plain", "loly"]) {
+    const server = await startServer(kind, { mode: "echo" });
+    const gen = startChild("load/echo.mjs", {
+      env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections: p.connections, window: p.window }) },
+      label: `echo load (profile ${kind})`,
+    });
+    const profiled = async (phase) => {
+      const file = join(dir, `${kind}-echo-${phase}-${stamp}.cpuprofile`);
+      await server.proc.ask({ type: "profile-start" }, "profile-started");
+      gen.send({ type: "start" });
+      await sleep(p.measureMs);
+      gen.send({ type: "stop" });
+      await server.proc.ask({ type: "profile-stop", file }, "profile-stopped", 60_000);
+      const r = await gen.next("result");
+      return { file: file.slice(ROOT_DIR.length), roundTrips: r.roundTrips, ...summarizeProfile(file) };
+    };
+    try {
+      await gen.next("ready", 60_000);
+      await sleep(p.warmupMs);
+      out[kind] = { closed: await profiled("closed") };
+      if (p.rate) {
+        await gen.ask({ type: "paced", rate: p.rate }, "paced-ready");
+        await sleep(500);
+        out[kind].paced = await profiled("paced");
+      }
+    } finally {
+      await gen.stop();
+      await server.proc.stop();
+    }
   }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -720,7 +756,7 @@ try {
     progress(`scenario ${sc.id} (${sc.name})...`);
     const r = await sc.run();
     if (sc.id === 1 && profile) {
-      progress("profiling the Loly server under scenario 1...");
+      progress("profiling both servers under scenario 1's load...");
       try {
         r.profile = await profileEcho(P.echo);
       } catch (err) {
@@ -748,21 +784,36 @@ function renderHeap(heap) {
   return lines.join("\n");
 }
 
-function renderProfile(pr) {
-  const lines = [
-    `\nCPU profile of the Loly server under scenario 1's load (${pr.file}): busy ${fmt(pr.busyMs)} ms for ${fmt(pr.roundTrips)} round trips ` +
-      `(${fmt((pr.busyMs * 1000) / pr.roundTrips)} us/rt incl. profiler overhead)`,
-  ];
-  lines.push("self time by area (share of busy time, us per round trip):");
-  for (const a of pr.areas.filter((a) => a.area !== "(idle)").slice(0, 16)) {
-    lines.push(`  ${((a.ms / pr.busyMs) * 100).toFixed(1).padStart(5)}%  ${fmt((a.ms * 1000) / pr.roundTrips).padStart(5)} us  ${a.area}`);
-  }
-  lines.push("top self-time functions of packages/server, packages/ratelimit, packages/core:");
-  const ours = pr.functions.filter((f) => /^packages\/(server|ratelimit|core)/.test(f.area)).slice(0, 15);
-  for (const f of ours) lines.push(`  ${((f.ms / pr.busyMs) * 100).toFixed(2).padStart(5)}%  ${f.name}  ${f.where}`);
-  lines.push("top self-time functions overall:");
-  for (const f of pr.functions.filter((f) => f.name !== "(idle)").slice(0, 15)) {
-    lines.push(`  ${((f.ms / pr.busyMs) * 100).toFixed(2).padStart(5)}%  ${f.name}  ${f.where}`);
+function renderProfile(prof) {
+  const lines = [];
+  const phases = [["closed", "closed loop"], ["paced", `fixed ${fmt(P.echo.rate)} rt/s`]];
+  for (const [phase, label] of phases) {
+    const a = prof.plain?.[phase];
+    const b = prof.loly?.[phase];
+    if (!a || !b) continue;
+    const perRt = (x, area) => ((x.areas.find((r) => r.area === area)?.ms ?? 0) * 1000) / x.roundTrips;
+    lines.push(
+      `\nCPU profiles under scenario 1's load, ${label} (${b.file.replace(/loly-/, "{plain,loly}-")}): self time by area, us per round trip`,
+    );
+    lines.push(`  ${"plain".padStart(7)}  ${"Loly".padStart(7)}  ${"Loly-plain".padStart(10)}  area`);
+    const areas = [...new Set([...a.areas, ...b.areas].map((r) => r.area))].filter((x) => x !== "(idle)");
+    const rowsOut = areas
+      .map((area) => ({ area, pa: perRt(a, area), pb: perRt(b, area) }))
+      .filter((r) => r.pa >= 0.01 || r.pb >= 0.01)
+      .sort((x, y) => y.pb - x.pb);
+    const busy = (x) => (x.busyMs * 1000) / x.roundTrips;
+    lines.push(`  ${fmt(busy(a)).padStart(7)}  ${fmt(busy(b)).padStart(7)}  ${fmt(busy(b) - busy(a)).padStart(10)}  busy (profiler overhead included)`);
+    for (const r of rowsOut) lines.push(`  ${fmt(r.pa).padStart(7)}  ${fmt(r.pb).padStart(7)}  ${fmt(r.pb - r.pa).padStart(10)}  ${r.area}`);
+    if (phase === "closed") {
+      lines.push("  top self-time functions of packages/server, packages/ratelimit, packages/core (Loly), us per round trip:");
+      for (const f of b.functions.filter((f) => /^packages\/(server|ratelimit|core)/.test(f.area)).slice(0, 12)) {
+        lines.push(`  ${fmt((f.ms * 1000) / b.roundTrips).padStart(7)}  ${f.name}  ${f.where}`);
+      }
+      lines.push("  top self-time functions overall (Loly), us per round trip:");
+      for (const f of b.functions.filter((f) => f.name !== "(idle)").slice(0, 12)) {
+        lines.push(`  ${fmt((f.ms * 1000) / b.roundTrips).padStart(7)}  ${f.name}  ${f.where}`);
+      }
+    }
   }
   return lines.join("\n");
 }
@@ -791,7 +842,14 @@ const json = {
   scenarios: report.map((sc) => ({
     ...sc,
     rows: sc.rows.map(({ target, ...r }) => ({ ...r, target: target?.text ?? null })),
-    profile: sc.profile ? { ...sc.profile, functions: sc.profile.functions.slice(0, 60) } : undefined,
+    profile: sc.profile
+      ? Object.fromEntries(
+          Object.entries(sc.profile).map(([kind, phases]) => [
+            kind,
+            Object.fromEntries(Object.entries(phases).map(([ph, x]) => [ph, { ...x, functions: x.functions.slice(0, 60) }])),
+          ]),
+        )
+      : undefined,
   })),
 };
 writeFileSync(out, JSON.stringify(json, null, 2));
