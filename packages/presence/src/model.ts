@@ -1,17 +1,30 @@
 import type { PresenceEntry } from "@loly-rt/core";
 
+/** A socket's rooms, created on its first join (most sockets never join one). */
 interface SocketRecord {
   userId: string;
-  rooms: Set<string>;
+  rooms: Set<string> | null;
 }
 
+/**
+ * Per-socket and per-user entries are kept compact, since every signed-in connection holds
+ * one of each: a socket that joined no room is just its user id, and a user with one socket
+ * is just that socket id (a Set only from the second).
+ */
+type SocketEntry = string | SocketRecord;
+type UserSockets = string | Set<string>;
+
 interface NamespaceState {
-  sockets: Map<string, SocketRecord>;
-  /** userId -> socket ids of that user. */
-  users: Map<string, Set<string>>;
+  sockets: Map<string, SocketEntry>;
+  /** userId -> socket id(s) of that user. */
+  users: Map<string, UserSockets>;
   /** room -> (userId -> number of that user's sockets in the room). */
   rooms: Map<string, Map<string, number>>;
 }
+
+const userOf = (entry: SocketEntry): string => (typeof entry === "string" ? entry : entry.userId);
+const roomsOf = (entry: SocketEntry): Set<string> | null => (typeof entry === "string" ? null : entry.rooms);
+const socketList = (sockets: UserSockets): string[] => (typeof sockets === "string" ? [sockets] : [...sockets]);
 
 /**
  * Flat list of hash writes `[keySuffix, field, value, ...]` describing what a change did;
@@ -45,41 +58,56 @@ export class PresenceModel {
       this.namespaces.set(namespace, ns);
     }
     const existing = ns.sockets.get(socketId);
-    if (existing) {
-      if (existing.userId === userId) return;
+    if (existing !== undefined) {
+      if (userOf(existing) === userId) return;
       this.remove(namespace, socketId, out);
       return this.add(entry, out);
     }
-    ns.sockets.set(socketId, { userId, rooms: new Set() });
-    let sockets = ns.users.get(userId);
-    if (!sockets) {
-      sockets = new Set();
-      ns.users.set(userId, sockets);
-    }
-    sockets.add(socketId);
-    out?.push(usersSuffix(namespace), userId, JSON.stringify([...sockets]));
+    ns.sockets.set(socketId, userId);
+    const had = ns.users.get(userId);
+    let sockets: UserSockets;
+    if (had === undefined) sockets = socketId;
+    else if (typeof had === "string") sockets = new Set([had, socketId]);
+    else sockets = had.add(socketId);
+    ns.users.set(userId, sockets);
+    out?.push(usersSuffix(namespace), userId, JSON.stringify(socketList(sockets)));
   }
 
   remove(namespace: string, socketId: string, out?: ChangeList): void {
     const ns = this.namespaces.get(namespace);
-    const record = ns?.sockets.get(socketId);
-    if (!ns || !record) return;
-    for (const room of record.rooms) this.dropFromRoom(ns, namespace, room, record.userId, out);
+    const entry = ns?.sockets.get(socketId);
+    if (!ns || entry === undefined) return;
+    const userId = userOf(entry);
+    const rooms = roomsOf(entry);
+    if (rooms) for (const room of rooms) this.dropFromRoom(ns, namespace, room, userId, out);
     ns.sockets.delete(socketId);
-    const sockets = ns.users.get(record.userId);
-    if (sockets) {
-      sockets.delete(socketId);
-      if (sockets.size === 0) ns.users.delete(record.userId);
-      out?.push(usersSuffix(namespace), record.userId, sockets.size === 0 ? "" : JSON.stringify([...sockets]));
+    const sockets = ns.users.get(userId);
+    if (sockets !== undefined) {
+      let left: UserSockets | undefined;
+      if (typeof sockets === "string") left = sockets === socketId ? undefined : sockets;
+      else {
+        sockets.delete(socketId);
+        left = sockets.size === 0 ? undefined : sockets.size === 1 ? (sockets.values().next().value as string) : sockets;
+      }
+      if (left === undefined) ns.users.delete(userId);
+      else ns.users.set(userId, left);
+      out?.push(usersSuffix(namespace), userId, left === undefined ? "" : JSON.stringify(socketList(left)));
     }
     if (ns.sockets.size === 0) this.namespaces.delete(namespace);
   }
 
   join(namespace: string, socketId: string, room: string, out?: ChangeList): void {
     const ns = this.namespaces.get(namespace);
-    const record = ns?.sockets.get(socketId);
-    if (!ns || !record || record.rooms.has(room)) return;
-    record.rooms.add(room);
+    const entry = ns?.sockets.get(socketId);
+    if (!ns || entry === undefined) return;
+    let record: SocketRecord;
+    if (typeof entry === "string") {
+      record = { userId: entry, rooms: new Set() };
+      ns.sockets.set(socketId, record);
+    } else record = entry;
+    const rooms = (record.rooms ??= new Set());
+    if (rooms.has(room)) return;
+    rooms.add(room);
     let members = ns.rooms.get(room);
     if (!members) {
       members = new Map();
@@ -92,9 +120,11 @@ export class PresenceModel {
 
   leave(namespace: string, socketId: string, room: string, out?: ChangeList): void {
     const ns = this.namespaces.get(namespace);
-    const record = ns?.sockets.get(socketId);
-    if (!ns || !record || !record.rooms.delete(room)) return;
-    this.dropFromRoom(ns, namespace, room, record.userId, out);
+    const entry = ns?.sockets.get(socketId);
+    if (!ns || entry === undefined) return;
+    const rooms = roomsOf(entry);
+    if (!rooms || !rooms.delete(room)) return;
+    this.dropFromRoom(ns, namespace, room, userOf(entry), out);
   }
 
   /** True when `socketId` is registered in `namespace`. */
@@ -112,7 +142,7 @@ export class PresenceModel {
 
   socketsOf(namespace: string, userId: string): string[] {
     const sockets = this.namespaces.get(namespace)?.users.get(userId);
-    return sockets ? [...sockets] : [];
+    return sockets === undefined ? [] : socketList(sockets);
   }
 
   isOnline(namespace: string, userId: string): boolean {
@@ -123,7 +153,7 @@ export class PresenceModel {
   snapshot(out: ChangeList): ChangeList {
     for (const [namespace, ns] of this.namespaces) {
       const uKey = usersSuffix(namespace);
-      for (const [userId, sockets] of ns.users) out.push(uKey, userId, JSON.stringify([...sockets]));
+      for (const [userId, sockets] of ns.users) out.push(uKey, userId, JSON.stringify(socketList(sockets)));
       for (const [room, members] of ns.rooms) {
         const rKey = roomSuffix(namespace, room);
         for (const [userId, count] of members) out.push(rKey, userId, String(count));
