@@ -246,23 +246,29 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
 
   // Per-IP connection limit, counted per Engine.IO connection (the thing that costs).
   const limit = config.limits.connectionsPerIp;
+  const counter = components.counter;
+  // Shared listeners (`this` is the Engine.IO connection): nothing allocated per connection
+  // beyond what it must hold.
+  function releaseConn(this: EngineConn): void {
+    const ip = this[CONN_IP];
+    if (ip !== undefined) void Promise.resolve(counter.release(ip)).catch(() => undefined);
+  }
+  const settle = (conn: EngineConn, ok: boolean): boolean => {
+    if (ok) conn.on("close", releaseConn);
+    // Over the limit: the client's CONNECT gets TOO_MANY_CONNECTIONS; one that never sends
+    // it must not hold the session until socket.io's 45 s connect timeout.
+    else setTimeout(() => conn.close(), REFUSED_GRACE_MS).unref();
+    return ok;
+  };
   io.engine?.on("connection", (conn: EngineConn) => {
     const ip = clientIp(conn.request, config.trustProxy);
     conn[CONN_IP] = ip;
-    const counter = components.counter;
-    const release = (): void => void Promise.resolve(counter.release(ip)).catch(() => undefined);
-    const settle = (ok: boolean): boolean => {
-      if (ok) conn.on("close", release);
-      // Over the limit: the client's CONNECT gets TOO_MANY_CONNECTIONS; one that never sends
-      // it must not hold the session until socket.io's 45 s connect timeout.
-      else setTimeout(() => conn.close(), REFUSED_GRACE_MS).unref();
-      return ok;
-    };
     const acquired = counter.acquire(ip, limit);
     if (typeof acquired === "boolean") {
-      conn[CONN_ADMIT] = settle(acquired);
+      conn[CONN_ADMIT] = settle(conn, acquired);
       return;
     }
+    const release = (): void => releaseConn.call(conn);
     conn[CONN_ADMIT] = new Promise<boolean>((resolve) => {
       // Same policy as cluster-wide limiters when the store is unreachable or too slow.
       const allow = config.limits.onStoreError === "allow";
@@ -272,7 +278,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       const byPolicy = (err: unknown): void => {
         decided = allow;
         degraded("connections", err, `per-IP connection count unavailable: ${allow ? "admitting" : "refusing"} connections (limits.onStoreError)`);
-        resolve(settle(allow));
+        resolve(settle(conn, allow));
       };
       const timer = setTimeout(
         () => byPolicy(new LolyError("UNAVAILABLE", `connection count did not answer within ${config.scale.commandTimeoutMs} ms`)),
@@ -285,7 +291,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
             clearTimeout(timer);
             decided = ok;
             recovered("connections");
-            resolve(settle(ok));
+            resolve(settle(conn, ok));
           } else if (ok && (!decided || closed)) release(); // counted late: after a refusal, or after the connection closed
         },
         (err: unknown) => {
@@ -359,6 +365,15 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     });
   }
 
+  /** One listener for every socket (`this` is the socket): no closure per connection. */
+  function onSocketDisconnect(this: Socket, reason: string): void {
+    const rec = (this as unknown as Record<symbol, SocketRecord | undefined>)[RECORD];
+    if (!rec) return;
+    records.delete(rec);
+    metrics.connections.labels(rec.route.pattern).dec();
+    track(onLeave(rec, String(reason)));
+  }
+
   function setupNamespace(nsp: Namespace, match: (name: string) => Record<string, string> | null, route: CompiledRoute): void {
     nsp.use((socket, next) => {
       admit(socket, match, route).then(
@@ -380,11 +395,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       metrics.connections.labels(route.pattern).inc();
       metrics.connectionsTotal.labels(route.pattern).inc();
       attachPipeline(socket, rec);
-      socket.on("disconnect", (reason) => {
-        records.delete(rec);
-        metrics.connections.labels(route.pattern).dec();
-        track(onLeave(rec, String(reason)));
-      });
+      socket.on("disconnect", onSocketDisconnect);
       if (route.onConnect) track(runHook(rec, route.onConnect, "connect"));
     });
   }
