@@ -21,25 +21,26 @@ local capacity = tonumber(ARGV[1])
 local perMs = tonumber(ARGV[2]) / 1000
 local cost = tonumber(ARGV[3])
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local now = time[1] * 1000 + time[2] / 1000
 local tokens = capacity
 local state = redis.call('GET', KEYS[1])
 if state then
-  local held, at = string.match(state, '^(%S+) (%S+)$')
-  held = tonumber(held)
-  at = tonumber(at)
-  if held and at then
-    local elapsed = now - at
-    if elapsed < 0 then elapsed = 0 end
-    tokens = held + elapsed * perMs
-    if tokens > capacity then tokens = capacity end
+  local sp = string.find(state, ' ', 1, true)
+  if sp then
+    local held = tonumber(string.sub(state, 1, sp - 1))
+    local at = tonumber(string.sub(state, sp + 1))
+    if held and at then
+      local elapsed = now - at
+      if elapsed < 0 then elapsed = 0 end
+      tokens = held + elapsed * perMs
+      if tokens > capacity then tokens = capacity end
+    end
   end
 end
 if tokens + 1e-9 >= cost then
   tokens = tokens - cost
   if tokens < 0 then tokens = 0 end
-  local ttl = math.ceil((capacity - tokens) / perMs) + 1000
-  redis.call('SET', KEYS[1], string.format('%.17g %.17g', tokens, now), 'PX', string.format('%d', ttl))
+  redis.call('SET', KEYS[1], string.format('%.17g %.17g', tokens, now), 'PX', math.ceil((capacity - tokens) / perMs) + 1000)
   return {1, math.floor(tokens + 1e-9), 0}
 end
 return {0, math.floor(tokens + 1e-9), math.ceil((cost - tokens) / perMs - 1e-9)}
