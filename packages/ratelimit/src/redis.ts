@@ -6,44 +6,34 @@ import type { Cluster, Redis } from "ioredis";
  * The token-bucket script of the Redis backend: one key, three arguments (capacity, refill
  * per second, cost); answers `{ allowed (0|1), remaining, retryAfterMs }`.
  *
+ * - The bucket is kept in its GCRA form: one number, the time (ms) at which it will be full
+ *   again ("theoretical arrival time"). Tokens held at `now` are
+ *   `capacity - (tat - now) / msPerToken`: exactly a token bucket, with one stored number
+ *   and no parsing.
  * - Time comes from the Redis server (`TIME`), so instances with skewed clocks agree.
- * - The bucket is one string `"<tokens> <ms>"`. An admitted decision writes it with a `PX`
- *   of the time to refill completely plus one second: once expired it reads as full,
- *   which it would be. A refused decision writes nothing (the stored state already
- *   yields the same refill), so a flood of refusals is read-only.
- * - A clock reading older than the stored one (Redis time stepped back) counts as no
- *   elapsed time: no tokens appear and none vanish.
+ * - An admitted decision writes the key with a `PX` of the time until the bucket is full again
+ *   plus one second: once expired it reads as full, which it would be. A refused decision
+ *   writes nothing, so a flood of refusals is read-only.
+ * - A stored time in the future beyond the burst (Redis time stepped back) cannot admit more
+ *   than the bucket holds: it only delays refill.
  *
  * Exported so benchmarks can compare the backend with a raw `EVALSHA` of the same script.
  */
 export const TOKEN_BUCKET_SCRIPT = `
 local capacity = tonumber(ARGV[1])
-local perMs = tonumber(ARGV[2]) / 1000
+local msPerToken = 1000 / tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = time[1] * 1000 + time[2] / 1000
-local tokens = capacity
-local state = redis.call('GET', KEYS[1])
-if state then
-  local sp = string.find(state, ' ', 1, true)
-  if sp then
-    local held = tonumber(string.sub(state, 1, sp - 1))
-    local at = tonumber(string.sub(state, sp + 1))
-    if held and at then
-      local elapsed = now - at
-      if elapsed < 0 then elapsed = 0 end
-      tokens = held + elapsed * perMs
-      if tokens > capacity then tokens = capacity end
-    end
-  end
+local tat = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
+if tat < now then tat = now end
+local burst = capacity * msPerToken
+local after = tat + cost * msPerToken
+if after - burst <= now + 1e-6 then
+  redis.call('SET', KEYS[1], string.format('%.17g', after), 'PX', math.ceil(after - now) + 1000)
+  return {1, math.floor((burst - (after - now)) / msPerToken + 1e-9), 0}
 end
-if tokens + 1e-9 >= cost then
-  tokens = tokens - cost
-  if tokens < 0 then tokens = 0 end
-  redis.call('SET', KEYS[1], string.format('%.17g %.17g', tokens, now), 'PX', math.ceil((capacity - tokens) / perMs) + 1000)
-  return {1, math.floor(tokens + 1e-9), 0}
-end
-return {0, math.floor(tokens + 1e-9), math.ceil((cost - tokens) / perMs - 1e-9)}
+return {0, math.floor((burst - (tat - now)) / msPerToken + 1e-9), math.ceil(after - burst - now - 1e-9)}
 `;
 
 /** SHA1 of {@link TOKEN_BUCKET_SCRIPT}, as `EVALSHA` takes it. */
