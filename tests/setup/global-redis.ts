@@ -8,7 +8,8 @@
  * uses its own key prefix and deletes its own keys.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
+import { freePort } from "./redis-server.js";
 
 const DEFAULT_URL = "redis://127.0.0.1:6379";
 
@@ -27,17 +28,6 @@ function ping(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 let child: ChildProcess | undefined;
 

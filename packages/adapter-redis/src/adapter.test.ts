@@ -8,7 +8,7 @@ import { LolyError } from "@loly-rt/core";
 import type { RedisAdapter } from "@socket.io/redis-adapter";
 import { redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisAdapter, type RedisAdapterHandle } from "./adapter.js";
-import { freePort, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
+import { freePort, startRedisServer, stopRedisServer } from "../../../tests/setup/redis-server.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -1,61 +1,16 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { freePort, startRedisServer, stopRedisServer } from "../../../tests/setup/redis-server.js";
 import { TOKEN_BUCKET_SCRIPT, TOKEN_BUCKET_SHA, createRedisRateLimitBackend } from "./redis.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "../../..");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const srv = createServer();
-    srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => done(port));
-    });
-  });
-}
-
-/** A throwaway redis-server of our own (its script cache and stats are ours alone). */
-async function startRedisServer(port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  child.once("error", () => undefined);
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => undefined);
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        return child;
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-  } finally {
-    probe.disconnect();
-  }
-  child.kill("SIGKILL");
-  throw new Error(`redis-server did not start on port ${port}`);
-}
-
-function stopRedisServer(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => {
-    child.once("exit", () => done());
-    child.kill("SIGKILL");
-  });
-}
 
 const hasRedisServer = await new Promise<boolean>((done) => {
   const probe = spawn("redis-server", ["--version"], { stdio: "ignore" });

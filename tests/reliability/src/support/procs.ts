@@ -3,9 +3,8 @@
  * IPC, and throwaway `redis-server` processes a test may kill and restart.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
-import { Redis } from "ioredis";
+import { freePort, startRedisServer, stopRedisServer } from "../../../setup/redis-server.js";
 import type { RealtimeConfigInput } from "@loly-rt/core";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -149,18 +148,7 @@ export async function startInstance(config: RealtimeConfigInput, options: StartO
   };
 }
 
-/** A TCP port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** A `redis-server` of the test's own (no persistence): it can be killed and restarted. */
 export interface OwnRedis {
@@ -172,50 +160,21 @@ export interface OwnRedis {
   restart(): Promise<void>;
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: "ignore",
-  });
-  child.once("error", () => undefined);
-  const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on("error", () => undefined);
-  try {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await probe.connect();
-        await probe.ping();
-        return child;
-      } catch {
-        probe.disconnect();
-        await sleep(50);
-      }
-    }
-  } finally {
-    probe.disconnect();
-  }
-  child.kill("SIGKILL");
-  throw new Error(`redis-server did not start on port ${port}: is redis-server on the PATH?`);
-}
-
 /** Starts a throwaway `redis-server` on a free port. Kill it in afterAll (`kill()`). */
 export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await spawnRedis(port);
+  let child: ChildProcess | undefined = await startRedisServer(port);
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
     async kill() {
       const c = child;
       child = undefined;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      await new Promise<void>((done) => {
-        c.once("exit", () => done());
-        c.kill("SIGKILL");
-      });
+      if (c) await stopRedisServer(c);
     },
     async restart() {
       if (child) throw new Error("redis-server is still running");
-      child = await spawnRedis(port);
+      child = await startRedisServer(port);
     },
   };
 }

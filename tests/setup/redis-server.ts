@@ -1,4 +1,7 @@
-/** A throwaway redis-server of a test's own, so a test can stop and restart Redis. */
+/**
+ * A throwaway `redis-server` of a test's own (no persistence, its own port), so a test can stop
+ * and restart Redis, or own its script cache and stats, without touching the shared one.
+ */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
@@ -18,7 +21,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `redis-server` on `port` (no persistence) and resolves once it answers PING. */
+/** Starts `redis-server` on `port` and resolves once it answers PING. */
 export async function startRedisServer(port: number): Promise<ChildProcess> {
   const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
     stdio: "ignore",
@@ -41,10 +44,10 @@ export async function startRedisServer(port: number): Promise<ChildProcess> {
     probe.disconnect();
   }
   child.kill("SIGKILL");
-  throw new Error(`redis-server did not start on port ${port}`);
+  throw new Error(`redis-server did not start on port ${port}: is redis-server on the PATH?`);
 }
 
-/** SIGKILLs a redis-server started by {@link startRedisServer} and waits for it to exit. */
+/** SIGKILLs a server started by {@link startRedisServer} and waits for it to exit. */
 export function stopRedisServer(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((done) => {
