@@ -249,24 +249,18 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
     redis.on("ready", counterLog.ok);
     const presence = createRedisPresence({ redis, prefix, ttlMs, onError: presenceLog.report });
     const counter = createRedisConnectionCounter({ redis, prefix, ttlMs, onError: counterLog.report });
-    let outageLogged = false;
+    // withStorePolicy calls onOutage once per outage and onRecover once when it ends.
     const sharedLimiter = withStorePolicy(createRedisRateLimitBackend({ redis, prefix }), {
       onStoreError: config.limits.onStoreError,
       timeoutMs: config.scale.commandTimeoutMs,
       onOutage: (err: unknown) => {
         metrics.backendErrors.labels("ratelimit").inc();
-        if (!outageLogged) {
-          outageLogged = true;
-          logger.warn(
-            { err: { message: errorMessage(err) }, component: "ratelimit", policy: config.limits.onStoreError },
-            `cluster rate limiter unreachable: ${config.limits.onStoreError === "allow" ? "admitting" : "refusing"} events until Redis is back`,
-          );
-        }
+        logger.warn(
+          { err: { message: errorMessage(err) }, component: "ratelimit", policy: config.limits.onStoreError },
+          `cluster rate limiter unreachable: ${config.limits.onStoreError === "allow" ? "admitting" : "refusing"} events until Redis is back`,
+        );
       },
-      onRecover: () => {
-        outageLogged = false;
-        logger.info({ component: "ratelimit" }, "cluster rate limiter is back");
-      },
+      onRecover: () => logger.info({ component: "ratelimit" }, "cluster rate limiter is back"),
     });
     const adapterUrl = config.scale.adapter?.url ?? url;
     const adapterLog = outageLog("adapter");
