@@ -191,7 +191,7 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
     if (isThenable<RateLimitDecision>(d)) {
       const decide = (r: RateLimitDecision): void =>
         r.allowed ? afterGlobal(rec, eventName, payload, ack, performance.now()) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs);
-      d.then(decide, () => decide(storeDecision(rec)));
+      d.then(decide, () => decide(storeDecision(rec))).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
       return;
     }
     if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", scope, d.retryAfterMs);
@@ -212,7 +212,7 @@ function afterGlobal(rec: SocketRecord, eventName: string, payload: unknown, ack
       r.then(
         (res) => afterValidate(rec, ev, res, ack, performance.now()),
         (err: unknown) => fail(rec, new EventContext(rec, ev.name, payload, performance.now()), ev, ack, err),
-      );
+      ).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
       return;
     }
     return afterValidate(rec, ev, r, ack, now);
@@ -244,7 +244,7 @@ function runGuard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: 
           v ? eventLimit(rec, ev, ctx, ack) : forbid(rec, ev, ctx, ack);
         },
         (err: unknown) => fail(rec, ctx, ev, ack, err),
-      );
+      ).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
       return;
     }
     if (!ok) return forbid(rec, ev, ctx, ack);
@@ -276,7 +276,7 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
           ev.tally.refused++;
           refuseRate(rec, ctx, ev.name, ack, "event", limit.scope, r.retryAfterMs);
         };
-        d.then(decide, () => decide(storeDecision(rec)));
+        d.then(decide, () => decide(storeDecision(rec))).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
         return;
       }
       if (!d.allowed) {
@@ -356,7 +356,7 @@ function settleAsync(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ac
       ev.tally.observe((performance.now() - start) / 1000);
       fail(rec, ctx, ev, ack, err);
     },
-  );
+  ).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
 }
 
 /** A handler that did not settle within `handlerTimeoutMs`. */
@@ -399,27 +399,34 @@ export async function runHook(rec: SocketRecord, hook: ConnectionHook<any>, even
   }
 }
 
+/**
+ * Nothing in the pipeline should throw; if something does (synchronously, or in an async
+ * continuation, where it would be an unhandled rejection), the process and the socket live on
+ * and a waiting client still gets an answer (socket.io acks at most once).
+ */
+function pipelineFailed(rec: SocketRecord, err: unknown, ack: Ack): void {
+  try {
+    socketLogger(rec).error({ err }, "event pipeline failed");
+  } catch {
+    // ignore
+  }
+  if (ack) {
+    try {
+      ack({ ok: false, error: toClientError(err, rec.shared.production) });
+    } catch {
+      // nothing more can be sent
+    }
+  }
+}
+
 /** Installs the pipeline on a connected socket: one middleware closure, no per-event listeners. */
 export function attachPipeline(socket: Socket, rec: SocketRecord): void {
   socket.use((packet) => {
     try {
       handlePacket(rec, packet as unknown[]);
     } catch (err) {
-      // Nothing in the pipeline should throw; if it does, the process and socket live on and
-      // a waiting client still gets an answer.
-      try {
-        socketLogger(rec).error({ err }, "event pipeline failed");
-      } catch {
-        // ignore
-      }
       const last = (packet as unknown[])[(packet as unknown[]).length - 1];
-      if (typeof last === "function") {
-        try {
-          (last as (r: unknown) => void)({ ok: false, error: toClientError(err, rec.shared.production) });
-        } catch {
-          // nothing more can be sent
-        }
-      }
+      pipelineFailed(rec, err, typeof last === "function" ? (last as (r: unknown) => void) : undefined);
     }
   });
 }
