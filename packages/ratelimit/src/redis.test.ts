@@ -182,6 +182,9 @@ describe("createRedisRateLimitBackend", () => {
     async function sentByClient(run: () => Promise<void>): Promise<string[]> {
       const addr = /addr=(\S+)/.exec(String(await client.client("INFO")))?.[1] ?? "?";
       const marker = `${ownPrefix}marker`;
+      // MONITOR streams asynchronously: let our own CLIENT INFO arrive before opening the window.
+      const settle = Date.now() + 5000;
+      while (!seen.some((c) => c.source === addr && c.command === "client") && Date.now() < settle) await sleep(5);
       seen.length = 0;
       await run();
       await client.get(marker); // MONITOR streams in order: this closes our window
