@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { io as ioClient, type Socket } from "socket.io-client";
 import type { RealtimeConfigInput } from "@loly-rt/core";
+import { readyPort } from "../../setup/child.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -34,23 +35,7 @@ export async function startInstance(config: RealtimeConfigInput, fixture = "fixt
   });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output.join("")}`)), 20_000);
-    proc.stdout?.on("data", (d: Buffer) => {
-      const text = d.toString();
-      output.push(text);
-      const m = /READY (\d+)/.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance exited with ${code}:\n${output.join("")}`));
-    });
-  });
+  const port = await readyPort(proc, output, exited, 20_000);
   return {
     proc,
     port,

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort, startRedisServer, stopRedisServer } from "../../../setup/redis-server.js";
 import type { RealtimeConfigInput } from "@loly-rt/core";
+import { readyPort } from "../../../setup/child.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const root = fileURLToPath(new URL("../../../../", import.meta.url));
@@ -79,23 +80,7 @@ export async function startInstance(config: RealtimeConfigInput, options: StartO
     for (const p of pending.values()) p.reject(new Error("instance exited"));
     pending.clear();
   });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance did not start:\n${output.join("")}`)), 30_000);
-    proc.stdout?.on("data", (d: Buffer) => {
-      const text = d.toString();
-      output.push(text);
-      const m = /READY (\d+)/.exec(text);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance exited with ${String(code)}:\n${output.join("")}`));
-    });
-  });
+  const port = await readyPort(proc, output, exited, 30_000);
   return {
     proc,
     port,
