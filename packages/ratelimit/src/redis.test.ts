@@ -82,19 +82,58 @@ describe("createRedisRateLimitBackend", () => {
     expect(admitted).toBeLessThanOrEqual(2 + refilledDuring);
   });
 
-  it("sets an expiry on every key: about the time to refill fully, plus a margin", async () => {
+  it("sets an expiry on every key: 5 to 10 s after the bucket is full again", async () => {
     const limiter = createRedisRateLimitBackend({ redis, prefix: `${prefix}ttl:` });
     await limiter.consume("a", { capacity: 10, refillPerSecond: 1 }); // 1 s to refill
     await limiter.consume("b", { capacity: 100, refillPerSecond: 1 }, 50); // 50 s
-    await limiter.consume("c", { capacity: 1, refillPerSecond: 1000 });
-    for (let i = 0; i < 5; i++) await limiter.consume("c", { capacity: 1, refillPerSecond: 0.5 }); // refusals
+    const slow = { capacity: 1, refillPerSecond: 0.5 }; // 2 s to refill
+    expect((await limiter.consume("c", slow)).allowed).toBe(true);
+    const expiresAt = await redis.pexpiretime(`${prefix}ttl:rl:c`);
+    for (let i = 0; i < 5; i++) expect((await limiter.consume("c", slow)).allowed).toBe(false);
+    // Refusals write nothing, not even the expiry.
+    expect(await redis.pexpiretime(`${prefix}ttl:rl:c`)).toBe(expiresAt);
     const keys = (await redis.keys(`${prefix}ttl:*`)).sort();
     expect(keys).toEqual([`${prefix}ttl:rl:a`, `${prefix}ttl:rl:b`, `${prefix}ttl:rl:c`]);
     const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
     for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
-    expect(ttls[0]).toBeLessThanOrEqual(2000);
-    expect(ttls[1]).toBeGreaterThan(50_000);
-    expect(ttls[1]).toBeLessThanOrEqual(51_000);
+    expect(ttls[0]).toBeGreaterThan(1000 + 5000 - 100);
+    expect(ttls[0]).toBeLessThanOrEqual(1000 + 10_000);
+    expect(ttls[1]).toBeGreaterThan(50_000 + 5000 - 100);
+    expect(ttls[1]).toBeLessThanOrEqual(50_000 + 10_000);
+    expect(ttls[2]).toBeGreaterThan(2000 + 5000 - 100);
+    expect(ttls[2]).toBeLessThanOrEqual(2000 + 10_000);
+  });
+
+  it("a busy bucket keeps its expiry within a 5 s cell and moves it only when its time crosses one", async () => {
+    const limiter = createRedisRateLimitBackend({ redis, prefix: `${prefix}grid:` });
+    const key = `${prefix}grid:rl:busy`;
+    // 1000 tokens at 1 per 100 ms: each admitted decision moves the full-again time 100 ms on.
+    const spec = { capacity: 1000, refillPerSecond: 10 };
+    const expireTimes = new Set<number>();
+    const redisNow = (t: [string, string]): number => Number(t[0]) * 1000 + Number(t[1]) / 1000;
+    const start = redisNow((await redis.time()) as unknown as [string, string]); // ioredis types TIME as numbers; it answers strings
+    for (let i = 0; i < 120; i++) {
+      expect((await limiter.consume("busy", spec)).allowed).toBe(true);
+      const [[, tat], [, expireAt], [, time]] = (await redis
+        .multi()
+        .get(key)
+        .pexpiretime(key)
+        .time()
+        .exec()) as [[null, string], [null, number], [null, [string, string]]];
+      const fullAgain = Number(tat);
+      // The key outlives the moment the bucket is full again by 5 to 10 s...
+      expect(expireAt).toBeGreaterThan(fullAgain + 5000 - 1);
+      expect(expireAt).toBeLessThanOrEqual(fullAgain + 10_000 + 1);
+      // ...and that moment is 100 ms per admitted decision ahead of Redis's clock, less the
+      // time the loop has taken so far (the bucket refills meanwhile).
+      const now = redisNow(time);
+      expect(fullAgain - now).toBeGreaterThan((i + 1) * 100 - (now - start) - 1);
+      expect(fullAgain - now).toBeLessThanOrEqual((i + 1) * 100 + 1);
+      expireTimes.add(expireAt);
+    }
+    // 12 s of full-again time crossed two or three 5 s cells: the expiry changed that often, not 120 times.
+    expect(expireTimes.size).toBeGreaterThanOrEqual(2);
+    expect(expireTimes.size).toBeLessThanOrEqual(4);
   });
 
   it("reset(key) deletes the bucket: it reads full again", async () => {

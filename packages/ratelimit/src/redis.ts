@@ -4,16 +4,21 @@ import type { Cluster, Redis } from "ioredis";
 
 /**
  * The token-bucket script of the Redis backend: one key, three arguments (capacity, refill
- * per second, cost); answers `{ allowed (0|1), remaining, retryAfterMs }`.
+ * per second, cost). An admitted decision answers one integer, the tokens left; a refused one
+ * answers `{ remaining, retryAfterMs }`. (One integer is the cheapest reply for Redis and for
+ * the client to parse: on the hot path it is measurably faster than a three-element array.)
  *
  * - The bucket is kept in its GCRA form: one number, the time (ms) at which it will be full
  *   again ("theoretical arrival time"). Tokens held at `now` are
  *   `capacity - (tat - now) / msPerToken`: exactly a token bucket, with one stored number
  *   and no parsing.
  * - Time comes from the Redis server (`TIME`), so instances with skewed clocks agree.
- * - An admitted decision writes the key with a `PX` of the time until the bucket is full again
- *   plus one second: once expired it reads as full, which it would be. A refused decision
- *   writes nothing, so a flood of refusals is read-only.
+ * - Expiry: the key expires at a point of a 5-second grid, 5 to 10 s after the bucket is full
+ *   again (once expired it reads as full, which it would be). The expiry is a pure function of
+ *   the stored time, so a write whose new time falls in the same grid cell keeps the expiry
+ *   (`KEEPTTL`) and only a change of cell rewrites it (`PXAT`): setting an expiry is the
+ *   costliest part of a `SET`, and this way a busy bucket pays it about once every 5 s.
+ * - A refused decision writes nothing, so a flood of refusals is read-only.
  * - A stored time in the future beyond the burst (Redis time stepped back) cannot admit more
  *   than the bucket holds: it only delays refill.
  *
@@ -25,15 +30,21 @@ local msPerToken = 1000 / tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local time = redis.call('TIME')
 local now = time[1] * 1000 + time[2] / 1000
-local tat = tonumber(redis.call('GET', KEYS[1]) or 0) or 0
+local stored = tonumber(redis.call('GET', KEYS[1]))
+local tat = stored or now
 if tat < now then tat = now end
 local burst = capacity * msPerToken
 local after = tat + cost * msPerToken
 if after - burst <= now + 1e-6 then
-  redis.call('SET', KEYS[1], string.format('%.17g', after), 'PX', math.ceil(after - now) + 1000)
-  return {1, math.floor((burst - (after - now)) / msPerToken + 1e-9), 0}
+  local expireAt = (math.floor(after / 5000) + 2) * 5000
+  if stored and (math.floor(stored / 5000) + 2) * 5000 == expireAt then
+    redis.call('SET', KEYS[1], after, 'KEEPTTL')
+  else
+    redis.call('SET', KEYS[1], after, 'PXAT', expireAt)
+  end
+  return math.max(0, math.floor((burst - (after - now)) / msPerToken + 1e-9))
 end
-return {0, math.floor((burst - (tat - now)) / msPerToken + 1e-9), math.ceil(after - burst - now - 1e-9)}
+return {math.max(0, math.floor((burst - (tat - now)) / msPerToken + 1e-9)), math.ceil(after - burst - now - 1e-9)}
 `;
 
 /** SHA1 of {@link TOKEN_BUCKET_SCRIPT}, as `EVALSHA` takes it. */
@@ -63,9 +74,11 @@ export interface RedisRateLimitBackend extends RateLimitBackend {
   readonly keyPrefix: string;
 }
 
+/** An integer reply is an admitted decision (the tokens left); `[remaining, retryAfterMs]` a refusal. */
 function toDecision(reply: unknown): RateLimitDecision {
-  const r = reply as [number, number, number];
-  return { allowed: r[0] === 1, remaining: r[1], retryAfterMs: r[2] };
+  if (typeof reply === "number") return { allowed: true, remaining: reply, retryAfterMs: 0 };
+  const r = reply as [number, number];
+  return { allowed: false, remaining: r[0], retryAfterMs: r[1] };
 }
 
 function isNoScript(err: unknown): boolean {
