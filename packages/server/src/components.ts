@@ -154,6 +154,46 @@ async function connectRedis(url: string, config: RealtimeConfig, logger: LolyLog
   return client;
 }
 
+/** The oldest Redis that cluster mode runs on: the rate limiter's script needs `SET ... KEEPTTL`/`PXAT` (6.2). */
+export const MIN_REDIS_VERSION = "6.2.0";
+
+/** Whether dotted version `v` is at least `min` (missing parts read as 0; non-numeric parts as 0). */
+export function versionAtLeast(v: string, min: string): boolean {
+  const a = v.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  const b = min.split(".").map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d > 0;
+  }
+  return true;
+}
+
+/**
+ * Refuses a Redis older than {@link MIN_REDIS_VERSION} at start-up, with a clear error, rather
+ * than failing every cluster-wide rate-limit decision later. A server that will not say its
+ * version (INFO denied by an ACL, a proxy) is let through with a warning.
+ */
+async function checkRedisVersion(client: Redis, url: string, logger: LolyLogger): Promise<void> {
+  let version: string | undefined;
+  try {
+    version = /^redis_version:(\S+)/m.exec(await client.info("server"))?.[1];
+  } catch (err) {
+    logger.warn({ err: { message: errorMessage(err) } }, `could not read the Redis version (${errorMessage(err)}); cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
+    return;
+  }
+  if (version === undefined) {
+    logger.warn({}, `Redis did not report its version; cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
+    return;
+  }
+  if (!versionAtLeast(version, MIN_REDIS_VERSION)) {
+    client.disconnect();
+    throw new LolyError(
+      "INVALID_CONFIG",
+      `cluster mode needs Redis ${MIN_REDIS_VERSION} or later; ${redactUrl(url)} runs ${version}. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
+    );
+  }
+}
+
 /** Hides a password in a Redis URL for messages. */
 export function redactUrl(url: string): string {
   try {
@@ -205,6 +245,7 @@ export async function createComponents(config: RealtimeConfig, o: ComponentOverr
   const prefix = config.scale.stateStore.prefix;
   const url = redisUrlOf(config);
   const redis = await connectRedis(url, config, logger, metrics, "command");
+  await checkRedisVersion(redis, url, logger);
   // Background errors (heartbeats, reconnection attempts, failed publishes) come once per
   // attempt or per broadcast during an outage: warn once per outage, count them all.
   const outageLog = (component: string): { report: (err: unknown, stage?: string) => void; ok: () => void } => {

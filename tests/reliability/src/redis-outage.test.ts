@@ -5,6 +5,7 @@
  * B refuses (`"deny"`). Measured: store-call waits during the outage, limiter decision times,
  * how long cross-instance delivery, presence and connection counts take to come back.
  */
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Socket } from "socket.io-client";
 import { Redis } from "ioredis";
@@ -233,7 +234,7 @@ describe("Redis outage under load", () => {
   });
 });
 
-describe("Redis unreachable at start-up", () => {
+describe("Redis at start-up", () => {
   it("createRealtimeServer rejects with a clear UNAVAILABLE error within its bound", async () => {
     const port = await freePort();
     const url = `redis://:s3cret@127.0.0.1:${port}`;
@@ -256,5 +257,40 @@ describe("Redis unreachable at start-up", () => {
     expect(err?.message).toMatch(/Start Redis or fix scale\.stateStore\.url/);
     expect(err?.message).not.toContain("s3cret");
     expect(ms).toBeLessThan(5000);
+  });
+  it("a Redis older than 6.2 is refused with a clear INVALID_CONFIG error, not at the first rate-limit decision", async () => {
+    // Redis 6.0 cannot be installed here, so a minimal RESP server plays one: it answers every
+    // command with +OK, and INFO with the version line of a 6.0 server.
+    const info = "# Server\r\nredis_version:6.0.16\r\nloading:0\r\n";
+    const open = new Set<import("node:net").Socket>();
+    const old = createNetServer((sock) => {
+      open.add(sock);
+      sock.on("close", () => open.delete(sock));
+      sock.on("data", (buf) => {
+        // One reply per command in the chunk (RESP arrays start with '*').
+        for (const cmd of buf.toString("latin1").split("*").slice(1)) {
+          sock.write(/\r\ninfo\r\n/i.test(cmd) ? `$${Buffer.byteLength(info)}\r\n${info}\r\n` : "+OK\r\n");
+        }
+      });
+      sock.on("error", () => {});
+    });
+    await new Promise<void>((r) => old.listen(0, "127.0.0.1", r));
+    const url = `redis://127.0.0.1:${(old.address() as AddressInfo).port}`;
+    try {
+      const err = await createRealtimeServer({
+        config: { logging: { level: "silent" }, scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url } } },
+        routes: {},
+      }).then(
+        (rt) => rt.close().then(() => null),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(err?.code).toBe("INVALID_CONFIG");
+      expect(err?.message).toBe(
+        `cluster mode needs Redis 6.2.0 or later; ${url} runs 6.0.16. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
+      );
+    } finally {
+      for (const sock of open) sock.destroy();
+      await new Promise<void>((r) => old.close(() => r()));
+    }
   });
 });
