@@ -39,6 +39,21 @@ describe("createRedisConnectionCounter", () => {
     expect(await a.acquire("1.1.1.1", 3)).toBe(false);
   });
 
+  it("reads its replies right through a client that answers integers as strings (stringNumbers)", async () => {
+    const stringy = new Redis(redisUrl(), { stringNumbers: true });
+    const counter = createRedisConnectionCounter({ redis: stringy, prefix: `${prefix}strings:`, ttlMs: 1500 });
+    try {
+      expect(await counter.acquire("4.4.4.4", 2)).toBe(true);
+      expect(await counter.acquire("4.4.4.4", 2)).toBe(true);
+      expect(await counter.acquire("4.4.4.4", 2)).toBe(false);
+      await counter.release("4.4.4.4");
+      expect(await counter.acquire("4.4.4.4", 2)).toBe(true);
+    } finally {
+      await counter.close();
+      stringy.disconnect();
+    }
+  });
+
   it("never admits more than the limit under concurrent acquires from two instances", async () => {
     const p = `${prefix}race:`;
     const a = open(p);

@@ -91,7 +91,7 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
       const generation = registry.generation;
       return registry.mutate(acquireScript, [root, instanceId, ttl, ip, limit]).then(
         (counted) => {
-          if (counted !== 1) return false;
+          if (Number(counted) !== 1) return false; // Number(): a `stringNumbers` client answers "1"
           model.increment(ip);
           // A re-assert sent while this acquire was in flight rewrote the counts without it.
           if (registry.generation !== generation) registry.dirty = true;

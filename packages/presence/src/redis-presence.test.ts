@@ -28,6 +28,20 @@ presenceContract("redis", {
   destroy: (backend) => backend.close(),
 });
 
+// The same contract through a client of yours created with `stringNumbers: true` (ioredis then
+// answers every integer as a string).
+let stringy: Redis;
+beforeAll(() => {
+  stringy = new Redis(redisUrl(), { stringNumbers: true });
+});
+afterAll(() => {
+  stringy.disconnect();
+});
+presenceContract("redis over a stringNumbers client", {
+  make: () => createRedisPresence({ redis: stringy, prefix: `${prefix}s${n++}:`, ttlMs: 5000 }),
+  destroy: (backend) => backend.close(),
+});
+
 describe("createRedisPresence", () => {
   const opened: RedisPresence[] = [];
   const open = (p: string, ttlMs = 1500, extra: { instanceId?: string } = {}): RedisPresence => {

@@ -126,7 +126,7 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
       });
     },
     isOnline(namespace: string, userId: string): Promise<boolean> {
-      return registry.run(onlineScript, [root, usersSuffix(namespace), userId]).then((found) => found === 1);
+      return registry.run(onlineScript, [root, usersSuffix(namespace), userId]).then((found) => Number(found) === 1);
     },
     close(): Promise<void> {
       const closing = registry.close();

@@ -142,7 +142,7 @@ export class InstanceRegistry {
     this.beating = true;
     try {
       let renewed = false;
-      if (!this.dirty) renewed = (await this.run(heartbeatScript, [this.root, this.id, this.ttl])) === 1;
+      if (!this.dirty) renewed = Number(await this.run(heartbeatScript, [this.root, this.id, this.ttl])) === 1;
       if (!renewed && !this.closed) {
         this.dirty = false;
         this.generation++;

@@ -53,6 +53,23 @@ describe("createRedisRateLimitBackend", () => {
     expect((await limiter.consume("burst", spec)).allowed).toBe(true);
   });
 
+  it("reads the same decisions through a client that answers integers as strings (stringNumbers)", async () => {
+    const stringy = new Redis(redisUrl(), { stringNumbers: true });
+    try {
+      const limiter = createRedisRateLimitBackend({ redis: stringy, prefix });
+      const spec = { capacity: 2, refillPerSecond: 0.01 };
+      expect(await limiter.consume("strings", spec)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
+      expect(await limiter.consume("strings", spec)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
+      const refused = await limiter.consume("strings", spec);
+      expect(refused.allowed).toBe(false);
+      expect(refused.remaining).toBe(0);
+      expect(typeof refused.retryAfterMs).toBe("number");
+      expect(refused.retryAfterMs).toBeGreaterThan(99_000);
+    } finally {
+      stringy.disconnect();
+    }
+  });
+
   it("takes a cost > 1 and never admits a cost above capacity", async () => {
     const limiter = createRedisRateLimitBackend({ redis, prefix });
     const spec = { capacity: 5, refillPerSecond: 0.01 };

@@ -74,11 +74,14 @@ export interface RedisRateLimitBackend extends RateLimitBackend {
   readonly keyPrefix: string;
 }
 
-/** An integer reply is an admitted decision (the tokens left); `[remaining, retryAfterMs]` a refusal. */
+/**
+ * An integer reply is an admitted decision (the tokens left); `[remaining, retryAfterMs]` a
+ * refusal. `Number()` because a client created with `stringNumbers: true` answers integers as
+ * strings.
+ */
 function toDecision(reply: unknown): RateLimitDecision {
-  if (typeof reply === "number") return { allowed: true, remaining: reply, retryAfterMs: 0 };
-  const r = reply as [number, number];
-  return { allowed: false, remaining: r[0], retryAfterMs: r[1] };
+  if (!Array.isArray(reply)) return { allowed: true, remaining: typeof reply === "number" ? reply : Number(reply), retryAfterMs: 0 };
+  return { allowed: false, remaining: Number(reply[0]), retryAfterMs: Number(reply[1]) };
 }
 
 function isNoScript(err: unknown): boolean {

@@ -155,11 +155,11 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
 
   const release = async (lockKey: string, token: string): Promise<boolean> => {
     try {
-      return (await redis.evalsha(RELEASE_SHA, 1, lockKey, token)) === 1;
+      return Number(await redis.evalsha(RELEASE_SHA, 1, lockKey, token)) === 1;
     } catch (err) {
       // Script caches are emptied by restarts and SCRIPT FLUSH: EVAL loads it again.
       if (!(isReplyError(err) && err.message.startsWith("NOSCRIPT"))) throw err;
-      return (await redis.eval(RELEASE_SCRIPT, 1, lockKey, token)) === 1;
+      return Number(await redis.eval(RELEASE_SCRIPT, 1, lockKey, token)) === 1;
     }
   };
 
@@ -194,7 +194,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     async del(key: string): Promise<boolean> {
       ensureOpen("del", key);
       try {
-        return (await redis.del(stateKeyPrefix + key)) > 0;
+        return Number(await redis.del(stateKeyPrefix + key)) > 0;
       } catch (err) {
         throw failure("del", key, err);
       }
@@ -204,7 +204,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       ensureOpen("incr", key);
       checkInteger(by, "incr", key);
       try {
-        return await redis.incrby(stateKeyPrefix + key, by);
+        return Number(await redis.incrby(stateKeyPrefix + key, by));
       } catch (err) {
         throw failure("incr", key, err);
       }
@@ -214,7 +214,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       ensureOpen("decr", key);
       checkInteger(by, "decr", key);
       try {
-        return await redis.decrby(stateKeyPrefix + key, by);
+        return Number(await redis.decrby(stateKeyPrefix + key, by));
       } catch (err) {
         throw failure("decr", key, err);
       }
@@ -224,7 +224,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       ensureOpen("listPush", key);
       const json = serialize(value, "listPush", key);
       try {
-        return await redis.lpush(stateKeyPrefix + key, json);
+        return Number(await redis.lpush(stateKeyPrefix + key, json));
       } catch (err) {
         throw failure("listPush", key, err);
       }
@@ -250,7 +250,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       ensureOpen("setAdd", key);
       if (typeof member !== "string") throw new TypeError(`state-redis: setAdd("${key}") needs a string member`);
       try {
-        return (await redis.sadd(stateKeyPrefix + key, member)) === 1;
+        return Number(await redis.sadd(stateKeyPrefix + key, member)) === 1;
       } catch (err) {
         throw failure("setAdd", key, err);
       }
@@ -259,7 +259,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     async setRem(key: string, member: string): Promise<boolean> {
       ensureOpen("setRem", key);
       try {
-        return (await redis.srem(stateKeyPrefix + key, member)) === 1;
+        return Number(await redis.srem(stateKeyPrefix + key, member)) === 1;
       } catch (err) {
         throw failure("setRem", key, err);
       }
