@@ -54,6 +54,25 @@ describe("createRedisConnectionCounter", () => {
     }
   });
 
+  it("keeps its keys under the client's ioredis keyPrefix, like the commands ioredis prefixes itself", async () => {
+    const clientPrefix = `${prefix}client-prefix:`;
+    const prefixed = new Redis(redisUrl(), { keyPrefix: clientPrefix });
+    const a = createRedisConnectionCounter({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
+    const b = createRedisConnectionCounter({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
+    try {
+      expect(await a.acquire("5.5.5.5", 1)).toBe(true);
+      expect(await b.acquire("5.5.5.5", 1)).toBe(false);
+      const keys = await redis.keys(`${clientPrefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) expect(k.startsWith(`${clientPrefix}app:conn:`)).toBe(true);
+      expect(await redis.keys("app:conn:*")).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+      prefixed.disconnect();
+    }
+  });
+
   it("never admits more than the limit under concurrent acquires from two instances", async () => {
     const p = `${prefix}race:`;
     const a = open(p);

@@ -1,7 +1,7 @@
 import type { ConnectionCounter } from "@loly-rt/core";
 import type { Redis } from "ioredis";
 import { CounterModel } from "./model.js";
-import { InstanceRegistry, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { InstanceRegistry, clientKeyPrefix, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 
 /** Options of {@link createRedisConnectionCounter}. */
@@ -71,7 +71,7 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
     throw new TypeError("createRedisConnectionCounter: `redis` must be an ioredis client");
   }
 
-  const root = `${prefix}conn:`;
+  const root = `${clientKeyPrefix(options.redis)}${prefix}conn:`;
   const model = new CounterModel();
   const registry = new InstanceRegistry({
     redis: options.redis,

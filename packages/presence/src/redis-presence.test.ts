@@ -43,6 +43,28 @@ presenceContract("redis over a stringNumbers client", {
 });
 
 describe("createRedisPresence", () => {
+  it("keeps its keys under the client's ioredis keyPrefix, like the commands ioredis prefixes itself", async () => {
+    const clientPrefix = `${prefix}client-prefix:`;
+    const prefixed = new Redis(redisUrl(), { keyPrefix: clientPrefix });
+    const a = createRedisPresence({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
+    const b = createRedisPresence({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
+    try {
+      await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      await a.join("/chat", "s1", "lobby");
+      expect(await b.users("/chat")).toEqual(["u1"]);
+      expect(await b.users("/chat", "lobby")).toEqual(["u1"]);
+      expect(await b.isOnline("/chat", "u1")).toBe(true);
+      const keys = await redis.keys(`${clientPrefix}*`);
+      expect(keys.length).toBeGreaterThan(0);
+      for (const k of keys) expect(k.startsWith(`${clientPrefix}app:presence:`)).toBe(true);
+      expect(await redis.keys("app:presence:*")).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+      prefixed.disconnect();
+    }
+  });
+
   const opened: RedisPresence[] = [];
   const open = (p: string, ttlMs = 1500, extra: { instanceId?: string } = {}): RedisPresence => {
     const backend = createRedisPresence({ redis, prefix: p, ttlMs, ...extra });

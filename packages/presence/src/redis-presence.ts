@@ -1,7 +1,7 @@
 import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
 import type { Redis } from "ioredis";
 import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
-import { InstanceRegistry, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { InstanceRegistry, clientKeyPrefix, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS } from "./scripts.js";
 
 /** Options of {@link createRedisPresence}. */
@@ -13,8 +13,8 @@ export interface RedisPresenceOptions {
    */
   redis: Redis;
   /**
-   * The cluster's name: keys live under `${prefix}presence:`. Instances with the same Redis
-   * and prefix see each other.
+   * The cluster's name: keys live under `${prefix}presence:` (after the client's ioredis
+   * `keyPrefix`, if it has one). Instances with the same Redis and prefix see each other.
    * @default "loly:"
    */
   prefix?: string;
@@ -72,7 +72,7 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
     throw new TypeError("createRedisPresence: `redis` must be an ioredis client");
   }
 
-  const root = `${prefix}presence:`;
+  const root = `${clientKeyPrefix(options.redis)}${prefix}presence:`;
   const model = new PresenceModel();
   const registry = new InstanceRegistry({
     redis: options.redis,

@@ -54,6 +54,16 @@ export function validateCommon(what: string, prefix: string, ttlMs: number, inst
   if (problems.length > 0) throw new LolyError("INVALID_CONFIG", `${what}: ${problems.join("; ")}`);
 }
 
+/**
+ * The `keyPrefix` option of an ioredis client, or "". ioredis adds it to the keys it knows a
+ * command has; the scripts here name their keys from arguments, so they add it themselves and
+ * every key of the app stays under the client's prefix.
+ */
+export function clientKeyPrefix(redis: Redis): string {
+  const keyPrefix = (redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+  return typeof keyPrefix === "string" ? keyPrefix : "";
+}
+
 /** What an {@link InstanceRegistry} needs: where to write, for how long, and how to rebuild. */
 export interface RegistryOptions {
   redis: Redis;
