@@ -70,7 +70,7 @@ export interface RedisRateLimitBackend extends RateLimitBackend {
   consume(key: string, bucket: TokenBucketSpec, cost?: number): Promise<RateLimitDecision>;
   reset(key: string): Promise<void>;
   close(): Promise<void>;
-  /** The prefix every bucket key starts with (`${prefix}rl:`). */
+  /** The prefix every bucket key starts with (`${prefix}rl:`), after the client's ioredis `keyPrefix` if any. */
   readonly keyPrefix: string;
 }
 
