@@ -563,6 +563,7 @@ async function ratelimitScenario(p) {
   const memory = (m) => v(m, (r) => r.memory?.opsPerSec);
   const conc = (m) => v(m, (r) => r.conc?.opsPerSec);
   const seqP50 = (m) => v(m, (r) => r.seq?.latencyUs.p50);
+  const redisCpu = (m) => v(m, (r) => r.redisUsPerCall ?? undefined);
   const local = results["loly-memory"].every((r) => r.local === true && r.memory.sync === true);
   if (results["loly-memory"].length > 0 && !local) failures.push("the in-process backend answered with a Promise (local !== true)");
   const L = { label: "Loly in-process backend", values: memory("loly-memory") };
@@ -578,6 +579,7 @@ async function ratelimitScenario(p) {
       row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("raw EVALSHA", "raw-evalsha", conc), R("Loly Redis backend", "loly-redis", conc), ge(0.8), { better: "higher" }),
       row("Redis: sequential p50", "us", R("rate-limiter-flexible Redis", "rlf-redis", seqP50), R("Loly Redis backend", "loly-redis", seqP50), le(1)),
       row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("rate-limiter-flexible Redis", "rlf-redis", conc), R("Loly Redis backend", "loly-redis", conc), ge(1), { better: "higher" }),
+      row("Redis server CPU per decision (commandstats)", "us", R("rate-limiter-flexible Redis", "rlf-redis", redisCpu), R("Loly Redis backend", "loly-redis", redisCpu), null),
     ],
     failures,
     raw: results,

@@ -9,8 +9,10 @@
  * - `loly-redis`: @loly-rt/ratelimit's Redis backend (one EVALSHA per decision);
  * - `raw-evalsha`: ioredis `evalsha` of the very same script, no wrapper;
  * - `rlf-redis`: rate-limiter-flexible's RateLimiterRedis.
- * Redis implementations: sequential latency (one decision at a time) and throughput with
- * `inflight` decisions in flight.
+ * Redis implementations: sequential latency (one decision at a time), throughput with
+ * `inflight` decisions in flight, and the Redis server's own CPU per decision (`INFO
+ * commandstats`, the `usec` of `evalsha` over sequential decisions of one implementation at a
+ * time: every implementation here is one `EVALSHA`).
  *
  * BENCH_OPTS: { redisUrl, prefix, seqMs, concMs, inflight, keys }
  */
@@ -61,11 +63,32 @@ await concurrentSlices(impls, { totalMs: 200, inflight: o.inflight, keys });
 const seq = await sequentialSlices(impls, { totalMs: o.seqMs, keys });
 const conc = await concurrentSlices(impls, { totalMs: o.concMs, inflight: o.inflight, keys });
 
+// Redis CPU per decision: chunks of 500 sequential decisions per implementation, taking turns.
+// Nothing else calls EVALSHA on this Redis while the bench runs.
+const evalshaStats = async (): Promise<{ calls: number; usec: number }> => {
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec((await clients[1].info("commandstats")) as string);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+};
+const cpu = Object.fromEntries(Object.keys(impls).map((n) => [n, { calls: 0, usec: 0 }]));
+for (let chunk = 0, i = 0; chunk < 6; chunk++) {
+  for (const name of Object.keys(impls)) {
+    const before = await evalshaStats();
+    for (let k = 0; k < 500; k++) await impls[name]!(keys[i++ % keys.length]!);
+    const after = await evalshaStats();
+    cpu[name]!.calls += after.calls - before.calls;
+    cpu[name]!.usec += after.usec - before.usec;
+  }
+}
+
 const result: Record<string, unknown> = {
   "loly-memory": { memory: memSync["loly-memory"], local: memory.local },
   "rlf-memory": { memory: memRlf["rlf-memory"] },
 };
-for (const name of Object.keys(impls)) result[name] = { seq: seq[name], conc: conc[name] };
+for (const name of Object.keys(impls)) {
+  const c = cpu[name]!;
+  // 3000 decisions must show as 3000 EVALSHA calls, or the figure is not one call's cost.
+  result[name] = { seq: seq[name], conc: conc[name], redisUsPerCall: c.calls === 3000 ? c.usec / c.calls : null };
+}
 report({ type: "result", modes: result });
 for (const c of clients) c.disconnect();
 setTimeout(() => process.exit(0), 50);
