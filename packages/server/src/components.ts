@@ -170,8 +170,8 @@ export function versionAtLeast(v: string, min: string): boolean {
 
 /**
  * Refuses a Redis older than {@link MIN_REDIS_VERSION} at start-up, with a clear error, rather
- * than failing every cluster-wide rate-limit decision later. A server that will not say its
- * version (INFO denied by an ACL, a proxy) is let through with a warning.
+ * than failing every cluster-wide rate-limit decision later. A server that will not give a
+ * version number (INFO denied by an ACL, a proxy, a fork) is let through with a warning.
  */
 async function checkRedisVersion(client: Redis, url: string, logger: LolyLogger): Promise<void> {
   let version: string | undefined;
@@ -181,8 +181,9 @@ async function checkRedisVersion(client: Redis, url: string, logger: LolyLogger)
     logger.warn({ err: { message: errorMessage(err) } }, `could not read the Redis version (${errorMessage(err)}); cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
     return;
   }
-  if (version === undefined) {
-    logger.warn({}, `Redis did not report its version; cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
+  if (version === undefined || !/^\d+\.\d+/.test(version)) {
+    // No version, or one that is not numbered (a fork or a proxy): let it through, say so.
+    logger.warn({ version }, `Redis did not report a version number; cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
     return;
   }
   if (!versionAtLeast(version, MIN_REDIS_VERSION)) {

@@ -9,7 +9,7 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Socket } from "socket.io-client";
 import { Redis } from "ioredis";
-import type { RealtimeConfigInput } from "@loly-rt/core";
+import type { LolyLogger, RealtimeConfigInput } from "@loly-rt/core";
 import { createRealtimeServer } from "@loly-rt/server";
 import { askRaw, closeClients, connectClient, eventually } from "./support/clients.js";
 import { FATAL_MARKER, freePort, sleep, startInstance, startOwnRedis, type OwnRedis, type Proc } from "./support/procs.js";
@@ -258,12 +258,14 @@ describe("Redis at start-up", () => {
     expect(err?.message).not.toContain("s3cret");
     expect(ms).toBeLessThan(5000);
   });
-  it("a Redis older than 6.2 is refused with a clear INVALID_CONFIG error, not at the first rate-limit decision", async () => {
-    // Redis 6.0 cannot be installed here, so a minimal RESP server plays one: it answers every
-    // command with +OK, and INFO with the version line of a 6.0 server.
-    const info = "# Server\r\nredis_version:6.0.16\r\nloading:0\r\n";
+  /**
+   * Redis 6.0 cannot be installed here, so a minimal RESP server plays one: it answers every
+   * command with +OK, and INFO with `redis_version:<version>`.
+   */
+  async function standIn(version: string): Promise<{ url: string; close: () => Promise<void> }> {
+    const info = `# Server\r\nredis_version:${version}\r\nloading:0\r\n`;
     const open = new Set<import("node:net").Socket>();
-    const old = createNetServer((sock) => {
+    const server = createNetServer((sock) => {
       open.add(sock);
       sock.on("close", () => open.delete(sock));
       sock.on("data", (buf) => {
@@ -274,11 +276,33 @@ describe("Redis at start-up", () => {
       });
       sock.on("error", () => {});
     });
-    await new Promise<void>((r) => old.listen(0, "127.0.0.1", r));
-    const url = `redis://127.0.0.1:${(old.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    return {
+      url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: async () => {
+        for (const sock of open) sock.destroy();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
+    };
+  }
+
+  /** A logger that keeps the messages of warn and above. */
+  function recordingLogger(): LolyLogger & { warnings: string[] } {
+    const warnings: string[] = [];
+    const keep = (obj: unknown, msg?: string): void => {
+      warnings.push(typeof obj === "string" ? obj : (msg ?? ""));
+    };
+    const noop = (): void => {};
+    const logger = { level: "warn", warnings, fatal: keep, error: keep, warn: keep, info: noop, debug: noop, trace: noop, child: () => logger };
+    return logger as unknown as LolyLogger & { warnings: string[] };
+  }
+
+  it("a Redis older than 6.2 is refused with a clear INVALID_CONFIG error, not at the first rate-limit decision", async () => {
+    const old = await standIn("6.0.16");
     try {
       const err = await createRealtimeServer({
-        config: { logging: { level: "silent" }, scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url } } },
+        config: { scale: { mode: "cluster", adapter: { type: "redis", url: old.url }, stateStore: { type: "redis", url: old.url } } },
+        logger: recordingLogger(),
         routes: {},
       }).then(
         (rt) => rt.close().then(() => null),
@@ -286,11 +310,26 @@ describe("Redis at start-up", () => {
       );
       expect(err?.code).toBe("INVALID_CONFIG");
       expect(err?.message).toBe(
-        `cluster mode needs Redis 6.2.0 or later; ${url} runs 6.0.16. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
+        `cluster mode needs Redis 6.2.0 or later; ${old.url} runs 6.0.16. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
       );
     } finally {
-      for (const sock of open) sock.destroy();
-      await new Promise<void>((r) => old.close(() => r()));
+      await old.close();
+    }
+  });
+
+  it("a Redis whose version is not a number (a fork, a proxy) starts, with a warning", async () => {
+    const odd = await standIn("custom-build");
+    const logger = recordingLogger();
+    try {
+      const rt = await createRealtimeServer({
+        config: { scale: { mode: "cluster", adapter: { type: "redis", url: odd.url }, stateStore: { type: "redis", url: odd.url } } },
+        logger,
+        routes: {},
+      });
+      await rt.close();
+      expect(logger.warnings).toContain("Redis did not report a version number; cluster mode needs Redis 6.2.0 or later");
+    } finally {
+      await odd.close();
     }
   });
 });
