@@ -1,5 +1,51 @@
-/** Helpers for test fixtures run as child processes. */
-import type { ChildProcess } from "node:child_process";
+/** Helpers for test fixtures run as child processes: starting them, and their side of the READY/CLOSED lines. */
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+/** The repository's root folder (with a trailing slash). */
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+/** Options of {@link spawnTsFixture}. */
+export interface TsFixtureOptions {
+  /** Added to this process's environment. */
+  env?: Record<string, string | undefined>;
+  /** Node flags before `--import tsx` (e.g. `--expose-gc`). */
+  execArgv?: string[];
+  /** @default ["ignore", "pipe", "pipe"] */
+  stdio?: StdioOptions;
+}
+
+/**
+ * Runs a TypeScript fixture in its own Node process through tsx, from the repository root,
+ * with the root `tsconfig.json` (its `paths` map `@loly-rt/*` to the packages' sources).
+ */
+export function spawnTsFixture(file: string, options: TsFixtureOptions = {}): ChildProcess {
+  return spawn(process.execPath, [...(options.execArgv ?? []), "--import", "tsx", file], {
+    cwd: repoRoot,
+    env: { ...process.env, TSX_TSCONFIG_PATH: `${repoRoot}tsconfig.json`, ...options.env },
+    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
+  });
+}
+
+/**
+ * The fixture's side of a graceful stop: on SIGTERM, closes `server` and prints
+ * `CLOSED <ms it took>` (exit 0), or `close failed: ...` on stderr (exit 1).
+ */
+export function closeOnSigterm(server: { close(): Promise<void> }): void {
+  process.on("SIGTERM", () => {
+    const started = Date.now();
+    server.close().then(
+      () => {
+        process.stdout.write(`CLOSED ${Date.now() - started}\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`close failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+}
 
 /**
  * Collects a child's stdout and stderr into `output` and resolves the port it announces with a

@@ -3,20 +3,20 @@
  * connections, is killed with SIGKILL, and must drop out of the other instance's answers
  * within ttlMs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawnTsFixture } from "../../../tests/setup/child.js";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisConnectionCounter } from "./redis-counter.js";
 import { createRedisPresence } from "./redis-presence.js";
 import { eventually, keysWithTtl } from "./testing/redis-server.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 const TTL_MS = 1500;
 const MARGIN_MS = 500;
 const prefix = testPrefix("crash");
@@ -29,10 +29,8 @@ interface Spawned {
 }
 
 async function spawnInstance(env: Record<string, string>): Promise<Spawned> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(here, "fixtures/instance.ts")], {
+  const child = spawnTsFixture(resolve(here, "fixtures/instance.ts"), {
     env: {
-      ...process.env,
-      TSX_TSCONFIG_PATH: resolve(repoRoot, "tsconfig.json"),
       REDIS_URL: redisUrl(),
       PREFIX: prefix,
       TTL_MS: String(TTL_MS),

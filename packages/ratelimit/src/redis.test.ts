@@ -4,13 +4,12 @@ import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { spawnTsFixture } from "../../../tests/setup/child.js";
 import { freePort, startRedisServer, stopRedisServer } from "../../../tests/setup/redis-server.js";
 import { TOKEN_BUCKET_SCRIPT, TOKEN_BUCKET_SHA, createRedisRateLimitBackend } from "./redis.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, "../../..");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 
 const hasRedisServer = await new Promise<boolean>((done) => {
   const probe = spawn("redis-server", ["--version"], { stdio: "ignore" });
@@ -293,8 +292,6 @@ describe("createRedisRateLimitBackend", () => {
       const capacity = 50;
       const rate = 2;
       const env = {
-        ...process.env,
-        TSX_TSCONFIG_PATH: resolve(repoRoot, "tsconfig.json"),
         REDIS_URL: redisUrl(),
         PREFIX: prefix,
         KEY: "hammered",
@@ -304,11 +301,7 @@ describe("createRedisRateLimitBackend", () => {
         INFLIGHT: "32",
       };
       const start = (): { child: ChildProcess; ready: Promise<void>; result: Promise<{ allowed: number; total: number }> } => {
-        const child = spawn(process.execPath, ["--import", "tsx", resolve(here, "fixtures/hammer.ts")], {
-          cwd: repoRoot,
-          env,
-          stdio: ["pipe", "pipe", "pipe"],
-        });
+        const child = spawnTsFixture(resolve(here, "fixtures/hammer.ts"), { env, stdio: ["pipe", "pipe", "pipe"] });
         children.push(child);
         let out = "";
         let err = "";

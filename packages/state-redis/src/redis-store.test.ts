@@ -1,14 +1,14 @@
-import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { LolyError } from "@loly-rt/core";
 import type { JsonValue } from "@loly-rt/core";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { spawnTsFixture } from "../../../tests/setup/child.js";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
+import { freePort, startRedisServer, stopRedisServer } from "../../../tests/setup/redis-server.js";
 import { createRedisStateStore } from "./index.js";
 import type { RedisStateStore } from "./index.js";
 
@@ -165,19 +165,10 @@ describe("atomicity across processes", () => {
   it("incr is exact with two OS processes incrementing concurrently", async () => {
     const n = 500;
     const key = "cross-process-counter";
-    const root = fileURLToPath(new URL("../../../", import.meta.url));
     const worker = fileURLToPath(new URL("./fixtures/incr-worker.ts", import.meta.url));
     const start = (): { ready: Promise<void>; results: Promise<number[]>; exited: Promise<number | null> } => {
-      const child = spawn(process.execPath, ["--import", "tsx", worker], {
-        cwd: root,
-        env: {
-          ...process.env,
-          TSX_TSCONFIG_PATH: `${root}tsconfig.json`,
-          REDIS_URL: redisUrl(),
-          PREFIX: prefix,
-          KEY: key,
-          N: String(n),
-        },
+      const child = spawnTsFixture(worker, {
+        env: { REDIS_URL: redisUrl(), PREFIX: prefix, KEY: key, N: String(n) },
         stdio: ["pipe", "pipe", "inherit"],
       });
       children.push(child);
@@ -281,39 +272,14 @@ describe("when Redis goes away", () => {
   let server: ChildProcess | undefined;
   let port = 0;
 
-  const freePort = (): Promise<number> =>
-    new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once("error", reject);
-      srv.listen(0, "127.0.0.1", () => {
-        const addr = srv.address();
-        srv.close(() => resolve(typeof addr === "object" && addr ? addr.port : 0));
-      });
-    });
-
   const startRedis = async (): Promise<void> => {
-    server = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
-    await eventually(async () => {
-      const probe = new Redis(port, "127.0.0.1", { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on("error", () => undefined);
-      try {
-        await probe.connect();
-        await probe.ping();
-      } finally {
-        probe.disconnect();
-      }
-    });
+    server = await startRedisServer(port);
   };
 
   const stopRedis = async (): Promise<void> => {
     const s = server;
     server = undefined;
-    if (!s || s.exitCode !== null) return;
-    const exited = new Promise((resolve) => s.once("exit", resolve));
-    s.kill("SIGKILL");
-    await exited;
+    if (s) await stopRedisServer(s);
   };
 
   beforeAll(async () => {

@@ -2,14 +2,13 @@
  * Starts Loly Realtime instances as separate OS processes (TypeScript sources through tsx)
  * and connects real socket.io-client sockets to them.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { io as ioClient, type Socket } from "socket.io-client";
 import type { RealtimeConfigInput } from "@loly-rt/core";
-import { readyPort } from "../../setup/child.js";
+import { readyPort, spawnTsFixture } from "../../setup/child.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 export interface Instance {
   proc: ChildProcess;
@@ -23,16 +22,7 @@ export interface Instance {
 }
 
 export async function startInstance(config: RealtimeConfigInput, fixture = "fixtures/instance.ts"): Promise<Instance> {
-  const proc = spawn(process.execPath, ["--import", "tsx", `${here}${fixture}`], {
-    cwd: root,
-    env: {
-      ...process.env,
-      TSX_TSCONFIG_PATH: `${root}tsconfig.json`,
-      LOLY_TEST_CONFIG: JSON.stringify(config),
-      NODE_ENV: "test",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawnTsFixture(`${here}${fixture}`, { env: { LOLY_TEST_CONFIG: JSON.stringify(config), NODE_ENV: "test" } });
   const output: string[] = [];
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   const port = await readyPort(proc, output, exited, 20_000);

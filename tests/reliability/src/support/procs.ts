@@ -2,14 +2,13 @@
  * Server instances in their own OS processes (TypeScript sources through tsx), driven over
  * IPC, and throwaway `redis-server` processes a test may kill and restart.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { freePort, startRedisServer, stopRedisServer } from "../../../setup/redis-server.js";
 import type { RealtimeConfigInput } from "@loly-rt/core";
-import { readyPort } from "../../../setup/child.js";
+import { readyPort, spawnTsFixture } from "../../../setup/child.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const root = fileURLToPath(new URL("../../../../", import.meta.url));
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -48,15 +47,9 @@ export interface StartOptions {
 
 /** Starts a fixture with `LOLY_TEST_CONFIG`; resolves once it printed `READY <port>`. */
 export async function startInstance(config: RealtimeConfigInput, options: StartOptions = {}): Promise<Proc> {
-  const proc = spawn(process.execPath, [...(options.execArgv ?? []), "--import", "tsx", `${here}../fixtures/${options.fixture ?? "instance.ts"}`], {
-    cwd: root,
-    env: {
-      ...process.env,
-      TSX_TSCONFIG_PATH: `${root}tsconfig.json`,
-      LOLY_TEST_CONFIG: JSON.stringify(config),
-      NODE_ENV: "test",
-      ...options.env,
-    },
+  const proc = spawnTsFixture(`${here}../fixtures/${options.fixture ?? "instance.ts"}`, {
+    execArgv: options.execArgv,
+    env: { LOLY_TEST_CONFIG: JSON.stringify(config), NODE_ENV: "test", ...options.env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const output: string[] = [];
