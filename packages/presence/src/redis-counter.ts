@@ -1,15 +1,16 @@
 import type { ConnectionCounter } from "@loly-rt/core";
 import type { Redis } from "ioredis";
 import { CounterModel } from "./model.js";
-import { InstanceRegistry, clientKeyPrefix, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistry, script, type RedisPresenceErrorHandler } from "./registry.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 
 /** Options of {@link createRedisConnectionCounter}. */
 export interface RedisConnectionCounterOptions {
-  /** An ioredis client (yours: the counter never closes it). Its `keyPrefix` is not applied; use `prefix`. */
+  /** An ioredis client (yours: the counter never closes it). */
   redis: Redis;
   /**
-   * The cluster's name: keys live under `${prefix}conn:`.
+   * The cluster's name: keys live under `${prefix}conn:` (after the client's ioredis
+   * `keyPrefix`, if it has one).
    * @default "loly:"
    */
   prefix?: string;
@@ -63,25 +64,9 @@ const done: Promise<void> = Promise.resolve();
  * await counter.release(ip);
  */
 export function createRedisConnectionCounter(options: RedisConnectionCounterOptions): RedisConnectionCounter {
-  const prefix = options.prefix ?? "loly:";
-  const ttlMs = options.ttlMs ?? 15_000;
-  const instanceId = options.instanceId ?? defaultInstanceId();
-  validateCommon("createRedisConnectionCounter", prefix, ttlMs, instanceId);
-  if (!options.redis || typeof options.redis.evalsha !== "function") {
-    throw new TypeError("createRedisConnectionCounter: `redis` must be an ioredis client");
-  }
-
-  const root = `${clientKeyPrefix(options.redis)}${prefix}conn:`;
   const model = new CounterModel();
-  const registry = new InstanceRegistry({
-    redis: options.redis,
-    root,
-    instanceId,
-    ttlMs,
-    kind: "connections",
-    snapshot: (out) => model.snapshot("c", out),
-    onError: options.onError,
-  });
+  const registry = openRegistry("createRedisConnectionCounter", options, "conn", "connections", (out) => model.snapshot("c", out));
+  const { root, id: instanceId } = registry;
   const ttl = registry.ttl;
 
   return {

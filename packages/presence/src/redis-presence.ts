@@ -1,14 +1,13 @@
 import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
 import type { Redis } from "ioredis";
 import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
-import { InstanceRegistry, clientKeyPrefix, defaultInstanceId, script, validateCommon, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistry, script, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS } from "./scripts.js";
 
 /** Options of {@link createRedisPresence}. */
 export interface RedisPresenceOptions {
   /**
-   * An ioredis client (yours: presence never closes it). Its `keyPrefix` is not applied to
-   * presence keys; use `prefix`. Bound its commands (`commandTimeout`, `maxRetriesPerRequest`)
+   * An ioredis client (yours: presence never closes it). Bound its commands (`commandTimeout`, `maxRetriesPerRequest`)
    * or wrap calls in a timeout: presence calls reject when Redis does.
    */
   redis: Redis;
@@ -64,25 +63,9 @@ const done: Promise<void> = Promise.resolve();
  * await presence.users("/chat"); // users on every instance
  */
 export function createRedisPresence(options: RedisPresenceOptions): RedisPresence {
-  const prefix = options.prefix ?? "loly:";
-  const ttlMs = options.ttlMs ?? 15_000;
-  const instanceId = options.instanceId ?? defaultInstanceId();
-  validateCommon("createRedisPresence", prefix, ttlMs, instanceId);
-  if (!options.redis || typeof options.redis.evalsha !== "function") {
-    throw new TypeError("createRedisPresence: `redis` must be an ioredis client");
-  }
-
-  const root = `${clientKeyPrefix(options.redis)}${prefix}presence:`;
   const model = new PresenceModel();
-  const registry = new InstanceRegistry({
-    redis: options.redis,
-    root,
-    instanceId,
-    ttlMs,
-    kind: "presence",
-    snapshot: (out) => model.snapshot(out),
-    onError: options.onError,
-  });
+  const registry = openRegistry("createRedisPresence", options, "presence", "presence", (out) => model.snapshot(out));
+  const { root, id: instanceId } = registry;
   const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out));
 
   return {

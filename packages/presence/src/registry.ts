@@ -46,7 +46,7 @@ export function defaultInstanceId(): string {
 }
 
 /** Throws `INVALID_CONFIG` naming every bad option of a Redis presence or counter. */
-export function validateCommon(what: string, prefix: string, ttlMs: number, instanceId: string): void {
+function validateCommon(what: string, prefix: string, ttlMs: number, instanceId: string): void {
   const problems: string[] = [];
   if (typeof prefix !== "string") problems.push(`prefix must be a string (got ${typeof prefix})`);
   if (!Number.isFinite(ttlMs) || ttlMs < 30) problems.push(`ttlMs must be a finite number >= 30 (got ${String(ttlMs)})`);
@@ -59,9 +59,48 @@ export function validateCommon(what: string, prefix: string, ttlMs: number, inst
  * command has; the scripts here name their keys from arguments, so they add it themselves and
  * every key of the app stays under the client's prefix.
  */
-export function clientKeyPrefix(redis: Redis): string {
+function clientKeyPrefix(redis: Redis): string {
   const keyPrefix = (redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
   return typeof keyPrefix === "string" ? keyPrefix : "";
+}
+
+/** The options both Redis-backed factories take (each documents them on its own options type). */
+export interface InstanceOptions {
+  redis: Redis;
+  prefix?: string;
+  ttlMs?: number;
+  instanceId?: string;
+  onError?: RedisPresenceErrorHandler;
+}
+
+/**
+ * The registry of a Redis-backed factory (`what` names it in errors): applies the defaults
+ * (prefix `"loly:"`, ttlMs 15000, a generated instance id), checks them, and roots the keys at
+ * `<the client's keyPrefix><prefix><segment>:`.
+ */
+export function openRegistry(
+  what: string,
+  options: InstanceOptions,
+  segment: "presence" | "conn",
+  kind: string,
+  snapshot: (out: ChangeList) => ChangeList,
+): InstanceRegistry {
+  const prefix = options.prefix ?? "loly:";
+  const ttlMs = options.ttlMs ?? 15_000;
+  const instanceId = options.instanceId ?? defaultInstanceId();
+  validateCommon(what, prefix, ttlMs, instanceId);
+  if (!options.redis || typeof options.redis.evalsha !== "function") {
+    throw new TypeError(`${what}: \`redis\` must be an ioredis client`);
+  }
+  return new InstanceRegistry({
+    redis: options.redis,
+    root: `${clientKeyPrefix(options.redis)}${prefix}${segment}:`,
+    instanceId,
+    ttlMs,
+    kind,
+    snapshot,
+    onError: options.onError,
+  });
 }
 
 /** What an {@link InstanceRegistry} needs: where to write, for how long, and how to rebuild. */
