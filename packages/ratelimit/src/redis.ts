@@ -80,7 +80,7 @@ export interface RedisRateLimitBackend extends RateLimitBackend {
  * strings.
  */
 function toDecision(reply: unknown): RateLimitDecision {
-  if (!Array.isArray(reply)) return { allowed: true, remaining: typeof reply === "number" ? reply : Number(reply), retryAfterMs: 0 };
+  if (!Array.isArray(reply)) return { allowed: true, remaining: Number(reply), retryAfterMs: 0 };
   return { allowed: false, remaining: Number(reply[0]), retryAfterMs: Number(reply[1]) };
 }
 

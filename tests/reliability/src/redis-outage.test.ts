@@ -9,8 +9,9 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Socket } from "socket.io-client";
 import { Redis } from "ioredis";
-import type { LolyLogger, RealtimeConfigInput } from "@loly-rt/core";
+import type { RealtimeConfigInput } from "@loly-rt/core";
 import { createRealtimeServer } from "@loly-rt/server";
+import { memoryLogger } from "../../../packages/server/src/test-helpers.js";
 import { askRaw, closeClients, connectClient, eventually } from "./support/clients.js";
 import { FATAL_MARKER, freePort, sleep, startInstance, startOwnRedis, type OwnRedis, type Proc } from "./support/procs.js";
 
@@ -286,23 +287,12 @@ describe("Redis at start-up", () => {
     };
   }
 
-  /** A logger that keeps the messages of warn and above. */
-  function recordingLogger(): LolyLogger & { warnings: string[] } {
-    const warnings: string[] = [];
-    const keep = (obj: unknown, msg?: string): void => {
-      warnings.push(typeof obj === "string" ? obj : (msg ?? ""));
-    };
-    const noop = (): void => {};
-    const logger = { level: "warn", warnings, fatal: keep, error: keep, warn: keep, info: noop, debug: noop, trace: noop, child: () => logger };
-    return logger as unknown as LolyLogger & { warnings: string[] };
-  }
-
   it("a Redis older than 6.2 is refused with a clear INVALID_CONFIG error, not at the first rate-limit decision", async () => {
     const old = await standIn("6.0.16");
     try {
       const err = await createRealtimeServer({
         config: { scale: { mode: "cluster", adapter: { type: "redis", url: old.url }, stateStore: { type: "redis", url: old.url } } },
-        logger: recordingLogger(),
+        logger: memoryLogger("warn").logger,
         routes: {},
       }).then(
         (rt) => rt.close().then(() => null),
@@ -319,7 +309,7 @@ describe("Redis at start-up", () => {
 
   it("a Redis whose version is not a number (a fork, a proxy) starts, with a warning", async () => {
     const odd = await standIn("custom-build");
-    const logger = recordingLogger();
+    const { logger, logs } = memoryLogger("warn");
     try {
       const rt = await createRealtimeServer({
         config: { scale: { mode: "cluster", adapter: { type: "redis", url: odd.url }, stateStore: { type: "redis", url: odd.url } } },
@@ -327,7 +317,7 @@ describe("Redis at start-up", () => {
         routes: {},
       });
       await rt.close();
-      expect(logger.warnings).toContain("Redis did not report a version number; cluster mode needs Redis 6.2.0 or later");
+      expect(logs.map((l) => l.msg)).toContain("Redis did not report a version number; cluster mode needs Redis 6.2.0 or later");
     } finally {
       await odd.close();
     }
