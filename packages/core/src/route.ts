@@ -2,6 +2,7 @@ import type { AuthContext, WssConnectionContext, WssContext } from "./context.js
 import type { RateLimitCfg } from "./ratelimit.js";
 import { isWssSchema, type InferSchemaInput, type InferSchemaOutput, type WssSchema } from "./schema.js";
 import { LolyError } from "./errors.js";
+import { RATE_LIMIT_BOUNDS, rateLimitProblems } from "./config/rate-limit.js";
 
 /** An event handler. Its (awaited) return value answers the client's acknowledgement. */
 export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown> = (
@@ -128,16 +129,11 @@ function checkRateLimit(where: string, value: unknown): void {
   for (const key of Object.keys(cfg)) {
     if (!RATE_KEYS.has(key)) fail(`${where}.${key}`, `unknown key; allowed: ${[...RATE_KEYS].join(", ")}`);
   }
-  const eps = cfg.eventsPerSecond;
-  if (typeof eps !== "number" || !Number.isFinite(eps) || eps <= 0) {
-    fail(`${where}.eventsPerSecond`, `must be a number > 0 (got ${JSON.stringify(eps)})`);
-  }
-  if (cfg.burst !== undefined && (typeof cfg.burst !== "number" || !Number.isFinite(cfg.burst) || cfg.burst < 1)) {
-    fail(`${where}.burst`, `must be a number >= 1 (got ${JSON.stringify(cfg.burst)})`);
-  }
-  if (cfg.scope !== undefined && cfg.scope !== "socket" && cfg.scope !== "ip" && cfg.scope !== "user") {
-    fail(`${where}.scope`, `must be "socket", "ip" or "user" (got ${JSON.stringify(cfg.scope)})`);
-  }
+  const [problem] = rateLimitProblems(cfg);
+  if (problem === undefined) return;
+  const { key } = problem;
+  const must = key === "scope" ? '"socket", "ip" or "user"' : `a number ${RATE_LIMIT_BOUNDS[key]}`;
+  fail(`${where}.${key}`, `must be ${must} (got ${JSON.stringify(problem.value)})`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { RateLimitCfg, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
+import { RATE_LIMIT_BOUNDS, rateLimitProblems } from "@loly-rt/core/internal";
 
 /**
  * Float slack when comparing tokens with a cost, so that waiting exactly `retryAfterMs`
@@ -16,12 +17,10 @@ const EPSILON = 1e-9;
  */
 export function bucketSpec(cfg: RateLimitCfg): TokenBucketSpec {
   const rate = cfg.eventsPerSecond;
-  if (!(rate > 0) || !Number.isFinite(rate)) {
-    throw new RangeError(`rateLimit.eventsPerSecond must be a finite number > 0, got ${String(rate)}`);
-  }
   const burst = cfg.burst;
-  if (burst !== undefined && (!(burst >= 1) || !Number.isFinite(burst))) {
-    throw new RangeError(`rateLimit.burst must be a finite number >= 1, got ${String(burst)}`);
+  // A bucket has a rate and a capacity; who shares it (`scope`) is not its business.
+  for (const { key, value } of rateLimitProblems({ eventsPerSecond: rate, burst })) {
+    if (key !== "scope") throw new RangeError(`rateLimit.${key} must be a finite number ${RATE_LIMIT_BOUNDS[key]}, got ${String(value)}`);
   }
   return { capacity: burst ?? Math.max(1, Math.ceil(rate)), refillPerSecond: rate };
 }
