@@ -86,7 +86,7 @@ export type {
   StateStoreConfig,
   LogLevel,
   Transport,
-} from "./config.js";
+} from "./config/types.js";
 
 // Utilities shared by the packages
 export { withTimeout } from "./timeout.js";

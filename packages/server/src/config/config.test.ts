@@ -1,6 +1,6 @@
 import { LolyError, type RealtimeConfig } from "@loly-rt/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_CONFIG, describeConfig, resolveConfig, type ConfigEnv } from "./config.js";
+import { DEFAULT_CONFIG, describeConfig, resolveConfig, type ConfigEnv } from "./index.js";
 
 const DEV: ConfigEnv = { NODE_ENV: "development", REDIS_URL: undefined };
 const PROD: ConfigEnv = { NODE_ENV: "production", REDIS_URL: undefined };

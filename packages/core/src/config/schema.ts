@@ -1,0 +1,106 @@
+/**
+ * The configuration, declared once. `RealtimeConfig` is inferred from it (`types.ts`), the
+ * server's `resolveConfig` checks and fills a user's config with it and `describeConfig`
+ * lists it for the docs. The doc comment of each key repeats its description and default
+ * for editors (hovering `config.limits.burst`); a test keeps the comments equal to the
+ * schema's own.
+ */
+import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, origins, rateLimitNumber, redisUrl } from "./kinds.js";
+import { RATE_LIMIT_SCOPES } from "./rate-limit.js";
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const TRANSPORTS = ["websocket", "polling"] as const;
+
+/** The realtime configuration: every key, its check, default and description. */
+export const CONFIG_SCHEMA = group("The realtime configuration.", {
+  /** Turns the realtime server on; `false` creates it without accepting connections. @default true */
+  enabled: bool(true, "Turns the realtime server on; `false` creates it without accepting connections."),
+  /** HTTP path of the Socket.IO endpoint (clients use the same `path`). @default "/wss" */
+  path: httpPath("/wss", "HTTP path of the Socket.IO endpoint (clients use the same `path`)."),
+  /** Engine.IO transports accepted, in upgrade order. @default ["websocket","polling"] */
+  transports: listOf(TRANSPORTS, () => ["websocket", "polling"], "Engine.IO transports accepted, in upgrade order."),
+  /** Heartbeat interval of the Engine.IO connection. @default 25000 */
+  pingIntervalMs: millis(1, 25000, "Heartbeat interval of the Engine.IO connection."),
+  /** How long to wait for a heartbeat answer before closing the connection. @default 20000 */
+  pingTimeoutMs: millis(1, 20000, "How long to wait for a heartbeat answer before closing the connection."),
+  /** Largest accepted message (websocket frame or polling body); bigger ones never reach a handler. @default 65536 */
+  maxPayloadBytes: integer(1, 65536, "Largest accepted message (websocket frame or polling body); bigger ones never reach a handler."),
+  /**
+   * Origins allowed to connect (websocket and polling handshakes), each like "https://app.example.com". `"*"` allows any origin and is refused in production.
+   * @default "*"; required in production
+   */
+  allowedOrigins: origins(
+    "*",
+    'Origins allowed to connect (websocket and polling handshakes), each like "https://app.example.com". `"*"` allows any origin and is refused in production.',
+  ),
+  /** Read the client IP from `x-forwarded-for` (only behind your own proxy). @default false */
+  trustProxy: bool(false, "Read the client IP from `x-forwarded-for` (only behind your own proxy)."),
+  /** Single process or a cluster of instances over Redis. */
+  scale: group("Single process or a cluster of instances over Redis.", {
+    /** "cluster" runs several instances over Redis and needs `scale.adapter`. @default "single" */
+    mode: oneOf(["single", "cluster"], "single", '"cluster" runs several instances over Redis and needs `scale.adapter`.'),
+    /** Cross-instance fan-out. Required in cluster mode. */
+    adapter: optionalGroup("Cross-instance fan-out. Required in cluster mode.", {
+      /** The adapter kind (only Redis). @default "redis" */
+      type: oneOf(["redis"], "redis", "The adapter kind (only Redis)."),
+      /** Redis URL of the adapter. Falls back to `REDIS_URL`. */
+      url: redisUrl("Redis URL of the adapter. Falls back to `REDIS_URL`."),
+    }),
+    /** The store behind `ctx.state`; its prefix names every key the cluster writes. */
+    stateStore: group("The store behind `ctx.state`; its prefix names every key the cluster writes.", {
+      /** `memory` keeps everything in this process; `redis` shares it across the cluster. @default "memory" */
+      type: oneOf(["memory", "redis"], "memory", "`memory` keeps everything in this process; `redis` shares it across the cluster."),
+      /** Redis URL of the store (type redis). Falls back to `scale.adapter.url`, then `REDIS_URL`. */
+      url: redisUrl("Redis URL of the store (type redis). Falls back to `scale.adapter.url`, then `REDIS_URL`."),
+      /**
+       * The cluster's name: every key the cluster writes and the adapter's channels live under it. Instances with the same Redis and prefix form one cluster.
+       * @default "loly:"
+       */
+      prefix: nonEmptyString(
+        "loly:",
+        "The cluster's name: every key the cluster writes and the adapter's channels live under it. Instances with the same Redis and prefix form one cluster.",
+        "loly:",
+      ),
+    }),
+    /** No store, limiter or presence call waits longer; then `UNAVAILABLE`. @default 3000 */
+    commandTimeoutMs: millis(1, 3000, "No store, limiter or presence call waits longer; then `UNAVAILABLE`."),
+  }),
+  /** Connection and event limits. */
+  limits: group("Connection and event limits.", {
+    /** Open connections per client IP (cluster-wide in cluster mode); more get `TOO_MANY_CONNECTIONS`. @default 20 */
+    connectionsPerIp: integer(1, 20, "Open connections per client IP (cluster-wide in cluster mode); more get `TOO_MANY_CONNECTIONS`."),
+    /** Refill rate of the global event bucket, per second. @default 30 */
+    eventsPerSecond: rateLimitNumber("eventsPerSecond", 30, "Refill rate of the global event bucket, per second."),
+    /** Capacity of the global event bucket: events accepted at once. @default 60 */
+    burst: rateLimitNumber("burst", 60, "Capacity of the global event bucket: events accepted at once."),
+    /** Who shares the global bucket (`ip` and `user` are cluster-wide in cluster mode). @default "socket" */
+    scope: oneOf(RATE_LIMIT_SCOPES, "socket", "Who shares the global bucket (`ip` and `user` are cluster-wide in cluster mode)."),
+    /** What a cluster-wide limiter decides when its store is unreachable: admit (`allow`) or refuse (`deny`). @default "allow" */
+    onStoreError: oneOf(
+      ["allow", "deny"],
+      "allow",
+      "What a cluster-wide limiter decides when its store is unreachable: admit (`allow`) or refuse (`deny`).",
+    ),
+  }),
+  /** Who is online. */
+  presence: group("Who is online.", {
+    /** Entries of an instance that stopped (even by SIGKILL) expire within this time (heartbeat every ttlMs/3). @default 15000 */
+    ttlMs: millis(100, 15000, "Entries of an instance that stopped (even by SIGKILL) expire within this time (heartbeat every ttlMs/3)."),
+  }),
+  /** pino logging. */
+  logging: group("pino logging.", {
+    /** Lowest level written. @default "info" */
+    level: oneOf(LOG_LEVELS, "info", "Lowest level written."),
+    /** Human-readable lines (needs `pino-pretty`) instead of JSON. @default true; false in production */
+    pretty: bool(true, "Human-readable lines (needs `pino-pretty`) instead of JSON.", false),
+  }),
+  /** Prometheus metrics. */
+  metrics: group("Prometheus metrics.", {
+    /** Serve metrics on the same HTTP listener as Socket.IO. @default true */
+    enabled: bool(true, "Serve metrics on the same HTTP listener as Socket.IO."),
+    /** HTTP path of the metrics endpoint; must differ from `path`. @default "/metrics" */
+    path: httpPath("/metrics", "HTTP path of the metrics endpoint; must differ from `path`."),
+  }),
+  /** A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never. @default 30000 */
+  handlerTimeoutMs: integer(0, 30000, "A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never.", MAX_TIMER_MS),
+});

@@ -1,0 +1,100 @@
+/**
+ * The rules across keys and the environment: production origins, the Redis URL fallbacks
+ * (`scale.adapter.url`, `scale.stateStore.url`, `REDIS_URL`), cluster mode and the metrics
+ * path. Keys whose own value was refused are skipped (their problem is already listed).
+ */
+import type { RealtimeConfig, RealtimeConfigInput } from "@loly-rt/core";
+import { isRedisUrl, ORIGIN_EXAMPLE, REDIS_URL_EXPECTED } from "@loly-rt/core/internal";
+import { formatValue, type Collector } from "./collector.js";
+
+/** What the rules read besides the config. */
+export interface RuleContext {
+  /** The user's config as given (`{}` when it was not an object). */
+  given: RealtimeConfigInput;
+  production: boolean;
+  /** `REDIS_URL` of the environment. */
+  envRedisUrl: string | undefined;
+  out: Collector;
+  warnings: string[];
+}
+
+function productionOrigins({ given, production, out }: RuleContext): void {
+  if (!production || out.bad.has("allowedOrigins")) return;
+  if (given.allowedOrigins === undefined) {
+    out.other(
+      "allowedOrigins",
+      `required in production (NODE_ENV=production): list the origins allowed to connect, e.g. [${ORIGIN_EXAMPLE}]`,
+    );
+  } else if (given.allowedOrigins === "*") {
+    out.expected("allowedOrigins", `a list of origins like [${ORIGIN_EXAMPLE}] in production (NODE_ENV=production)`, "*");
+  }
+}
+
+/** Redis URLs (resolved into `config`), the adapter cluster mode needs, the store cluster mode should share. */
+function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleContext): void {
+  const { scale } = config;
+  const cluster = scale.mode === "cluster" && !out.bad.has("scale.mode");
+  const envUrlProblem = (path: string): void => {
+    out.other(path, `REDIS_URL is ${formatValue(envRedisUrl)}: expected ${REDIS_URL_EXPECTED}`);
+  };
+
+  if (scale.adapter && !out.bad.has("scale.adapter") && scale.adapter.url === undefined && !out.bad.has("scale.adapter.url")) {
+    if (envRedisUrl === undefined || envRedisUrl === "") {
+      if (cluster) {
+        out.other("scale.adapter.url", 'required: set scale.adapter.url (e.g. "redis://localhost:6379") or the REDIS_URL environment variable');
+      }
+    } else if (isRedisUrl(envRedisUrl)) {
+      scale.adapter.url = envRedisUrl;
+    } else if (cluster) {
+      envUrlProblem("scale.adapter.url");
+    }
+  }
+  if (cluster && scale.adapter === undefined && !out.bad.has("scale.adapter")) {
+    out.other(
+      "scale.adapter",
+      'required when scale.mode is "cluster": add scale.adapter: { type: "redis", url: "redis://..." } (or set scale.mode: "single")',
+    );
+  }
+  if (!cluster && scale.adapter !== undefined && !out.bad.has("scale.mode")) {
+    warnings.push('scale.adapter: ignored because scale.mode is "single"; set scale.mode: "cluster" to use it');
+  }
+
+  const store = scale.stateStore;
+  if (store.type === "redis" && store.url === undefined && !out.bad.has("scale.stateStore.url")) {
+    const fallback = scale.adapter?.url ?? envRedisUrl;
+    if (fallback === undefined || fallback === "") {
+      out.other(
+        "scale.stateStore.url",
+        'required for type "redis": set scale.stateStore.url, scale.adapter.url or the REDIS_URL environment variable',
+      );
+    } else if (isRedisUrl(fallback)) {
+      store.url = fallback;
+    } else {
+      envUrlProblem("scale.stateStore.url");
+    }
+  }
+  if (cluster && store.type === "memory" && !out.bad.has("scale.stateStore.type")) {
+    warnings.push(
+      "scale.stateStore: cluster mode with the memory store: ctx.state is per-instance (each instance sees only its own values; " +
+        "presence, connection counts and ip/user limits still use Redis). Set scale.stateStore: { type: \"redis\" } (it uses scale.adapter.url) to share state across the cluster.",
+    );
+  }
+}
+
+function metricsPath(config: RealtimeConfig, { out }: RuleContext): void {
+  const { metrics } = config;
+  if (!metrics.enabled || out.bad.has("metrics.path") || out.bad.has("path")) return;
+  if (metrics.path === config.path || metrics.path.startsWith(`${config.path.replace(/\/$/, "")}/`)) {
+    out.other(
+      "metrics.path",
+      `${formatValue(metrics.path)} collides with the Socket.IO path ${formatValue(config.path)}: choose a path outside it, e.g. "/metrics"`,
+    );
+  }
+}
+
+/** Applies every rule to `config` (a full config: refused values replaced by their defaults), in this order. */
+export function applyRules(config: RealtimeConfig, context: RuleContext): void {
+  productionOrigins(context);
+  scale(config, context);
+  metricsPath(config, context);
+}
