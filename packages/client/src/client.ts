@@ -9,6 +9,7 @@ const CONNECT_CODES: ReadonlySet<string> = new Set<ConnectErrorCode>([
   "UNAUTHORIZED",
   "FORBIDDEN_ORIGIN",
   "TOO_MANY_CONNECTIONS",
+  "INTERNAL",
 ]);
 const DEFAULT_PATH = "/wss";
 const DEFAULT_TIMEOUT_MS = 10_000;

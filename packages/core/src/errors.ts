@@ -11,8 +11,11 @@ export const CLIENT_ERROR_CODES = [
   "UNAVAILABLE",
 ] as const;
 
-/** Codes of a refused connection: the `connect_error` message is exactly the code. */
-export const CONNECT_ERROR_CODES = ["UNAUTHORIZED", "FORBIDDEN_ORIGIN", "TOO_MANY_CONNECTIONS"] as const;
+/**
+ * Codes of a refused connection: the `connect_error` message is exactly the code. `INTERNAL`
+ * is an unexpected failure during admission (logged with its stack on the server).
+ */
+export const CONNECT_ERROR_CODES = ["UNAUTHORIZED", "FORBIDDEN_ORIGIN", "TOO_MANY_CONNECTIONS", "INTERNAL"] as const;
 
 /** Codes raised at start-up: a bad configuration or a broken route. */
 export const STARTUP_ERROR_CODES = ["INVALID_CONFIG", "INVALID_ROUTE"] as const;
@@ -73,4 +76,31 @@ export class LolyError extends Error {
 /** True when `code` is one a client may receive. */
 export function isClientErrorCode(code: unknown): code is ClientErrorCode {
   return typeof code === "string" && (CLIENT_ERROR_CODES as readonly string[]).includes(code);
+}
+
+/** True when `code` is one a refused connection may carry. */
+export function isConnectErrorCode(code: unknown): code is ConnectErrorCode {
+  return typeof code === "string" && (CONNECT_ERROR_CODES as readonly string[]).includes(code);
+}
+
+const GENERIC_INTERNAL = "Internal server error";
+
+/**
+ * What a thrown value becomes for a client: a {@link LolyError} with a client code keeps its
+ * code, message and details; anything else is `INTERNAL`, whose message is generic in
+ * production (no stack, no driver text) and the error's own message in development.
+ *
+ * @example
+ * toClientError(new LolyError("FORBIDDEN", "Not yours"), true); // { code: "FORBIDDEN", message: "Not yours" }
+ * toClientError(new Error("db down"), true);                    // { code: "INTERNAL", message: "Internal server error" }
+ */
+export function toClientError(err: unknown, production: boolean): LolyErrorBody {
+  if (LolyError.is(err) && isClientErrorCode(err.code)) {
+    const body: LolyErrorBody = { code: err.code, message: err.message };
+    if (err.details !== undefined) body.details = err.details;
+    return body;
+  }
+  if (production) return { code: "INTERNAL", message: GENERIC_INTERNAL };
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: "INTERNAL", message: message || GENERIC_INTERNAL };
 }

@@ -3,7 +3,6 @@ export {
   defineWssRoute,
   isWssRoute,
   assertWssRouteDefinition,
-  ROUTE_BRAND,
 } from "./route.js";
 export type {
   WssRoute,
@@ -37,6 +36,8 @@ export type {
 export {
   LolyError,
   isClientErrorCode,
+  isConnectErrorCode,
+  toClientError,
   ERROR_EVENT,
   CLIENT_ERROR_CODES,
   CONNECT_ERROR_CODES,
@@ -53,7 +54,7 @@ export type {
 } from "./errors.js";
 
 // Schemas
-export { compileSchema, isWssSchema } from "./schema.js";
+export { isWssSchema } from "./schema.js";
 export type {
   WssSchema,
   SafeParseSchema,
@@ -87,6 +88,3 @@ export type {
   LogLevel,
   Transport,
 } from "./config/types.js";
-
-// Utilities shared by the packages
-export { withTimeout } from "./timeout.js";

@@ -1,4 +1,4 @@
-import { withTimeout } from "@loly-rt/core";
+import { withTimeout } from "@loly-rt/core/internal";
 import type { RateLimitBackend, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
 
 /** Options of {@link withStorePolicy}. */

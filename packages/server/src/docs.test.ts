@@ -13,8 +13,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CLIENT_ERROR_CODES, CONNECT_ERROR_CODES, STARTUP_ERROR_CODES } from "@loly-rt/core";
 import { LOCAL_ERROR_CODES } from "@loly-rt/client";
 import { extractConfigTable, renderConfigTable, CONFIG_DOC } from "../../../docs/scripts/gen-config.js";
-import { describeConfig } from "./config.js";
-import { loadRoutesDir } from "./loader.js";
+import { describeConfig } from "./config/index.js";
+import { loadRoutesDir } from "./routes/load.js";
 import { REDACT_PATHS } from "./logging.js";
 import { createServerMetrics } from "./metrics.js";
 

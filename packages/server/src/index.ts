@@ -1,12 +1,12 @@
 // Server
-export { createRealtimeServer } from "./server.js";
-export type { RealtimeServer, RealtimeServerOptions, RevalidateFilter, RevalidateResult } from "./server.js";
+export { createRealtimeServer } from "./create-server.js";
+export type { RealtimeServer, RealtimeServerOptions, RevalidateFilter, RevalidateResult } from "./types.js";
 
 // Configuration
-export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config.js";
+export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config/index.js";
 
 // Route files
-export { loadRoutesDir } from "./loader.js";
+export { loadRoutesDir } from "./routes/load.js";
 
 // Logging and metrics
 export { createLogger, REDACT_PATHS, redactCensor } from "./logging.js";

@@ -6,7 +6,8 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { io as ioClient, type ManagerOptions, type Socket as ClientSocket, type SocketOptions } from "socket.io-client";
 import type { AnyWssRoute, LolyErrorEvent, LolyLogger, RealtimeConfigInput } from "@loly-rt/core";
-import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "./server.js";
+import { createRealtimeServer } from "./create-server.js";
+import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
 
 export interface TestServer {
   rt: RealtimeServer;

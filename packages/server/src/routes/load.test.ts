@@ -2,11 +2,12 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LolyError, ROUTE_BRAND, compileSchema, isWssRoute, type AnyWssRoute } from "@loly-rt/core";
+import { LolyError, isWssRoute, type AnyWssRoute } from "@loly-rt/core";
+import { ROUTE_BRAND, compileSchema } from "@loly-rt/core/internal";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadRoutesDir } from "./loader.js";
+import { loadRoutesDir } from "./load.js";
 
-const FIXTURES = fileURLToPath(new URL("../test-fixtures/", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../../test-fixtures/", import.meta.url));
 const fixture = (name: string): string => join(FIXTURES, name);
 
 /** Calls a bare handler or a configured event's handler with a minimal context. */
@@ -88,7 +89,7 @@ describe("loadRoutesDir: valid routes", () => {
   it("resolves @loly-rt/core through the routes' nearest tsconfig (also for .cts), whatever the working directory", async () => {
     const core = 'const { defineWssRoute } = require("@loly-rt/core");\n';
     const dir = await tempRoutes({
-      "tsconfig.json": JSON.stringify({ extends: fileURLToPath(new URL("../../../tsconfig.json", import.meta.url)) }),
+      "tsconfig.json": JSON.stringify({ extends: fileURLToPath(new URL("../../../../tsconfig.json", import.meta.url)) }),
       "events.cts": `${core}const n: number = 1;\nmodule.exports = { default: defineWssRoute({ events: { ping: () => n } }) };\n`,
       "chat/events.ts": 'import { defineWssRoute } from "@loly-rt/core";\nexport default defineWssRoute({ events: { ping: (): string => "ts" } });\n',
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { MIN_REDIS_VERSION, versionAtLeast } from "./components.js";
+import { MIN_REDIS_VERSION, versionAtLeast } from "./redis.js";
 
 describe("versionAtLeast (the start-up Redis version check)", () => {
   it("compares dotted versions part by part, as numbers", () => {

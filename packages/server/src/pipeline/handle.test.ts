@@ -4,11 +4,13 @@ import { defineWssRoute, type RateLimitBackend } from "@loly-rt/core";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
 import { createMemoryPresence } from "@loly-rt/presence";
 import { createMemoryRateLimitBackend } from "@loly-rt/ratelimit";
-import { resolveConfig } from "./config.js";
-import { createServerMetrics } from "./metrics.js";
-import { compileRoute, globalBucketFor, handlePacket } from "./pipeline.js";
-import { SocketRecord, type SharedServices } from "./record.js";
-import { memoryLogger } from "./test-helpers.js";
+import { resolveConfig } from "../config/index.js";
+import { createServerMetrics } from "../metrics.js";
+import { compileRoute } from "../routes/compile.js";
+import { globalBucketFor, handlePacket } from "./handle.js";
+import type { SharedServices } from "../services.js";
+import { SocketRecord } from "../socket/record.js";
+import { memoryLogger } from "../test-helpers.js";
 
 /** The pipeline alone, on a stand-in socket: what it emits and acks is recorded. */
 function harness(route: ReturnType<typeof defineWssRoute>, limiter: RateLimitBackend = createMemoryRateLimitBackend(), scope: "socket" | "ip" = "socket") {

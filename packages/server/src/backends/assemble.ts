@@ -1,0 +1,146 @@
+import type { ConnectionCounter, LolyLogger, PresenceBackend, RateLimitBackend, RealtimeConfig, RealtimeStateStore } from "@loly-rt/core";
+import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/presence";
+import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
+import { createMemoryStateStore } from "@loly-rt/state-memory";
+import type { Redis } from "ioredis";
+import type { ServerMetrics } from "../metrics.js";
+import { boundedStore, errorMessage } from "./bounded.js";
+import { backgroundErrors } from "./outages.js";
+import { checkRedisVersion, connectRedis, redisUrlOf } from "./redis.js";
+
+/** The parts the server assembles: chosen from `scale.mode` unless injected. */
+export interface Backends {
+  state: RealtimeStateStore;
+  presence: PresenceBackend;
+  /** `count(ip)`: counts a connection admitted by policy without a successful `acquire` (Redis counter). */
+  counter: ConnectionCounter & { count?(ip: string): void };
+  sharedLimiter: RateLimitBackend;
+  /** Socket.IO adapter constructor (cluster mode). */
+  adapter?: unknown;
+  /** Health of Redis connections (cluster mode). */
+  health(): { ok: boolean; details: Record<string, string> };
+  /** Closes what the server created (never injected instances). */
+  close(): Promise<void>;
+}
+
+/** What the application injected, and what the backends report to. */
+export interface BackendOptions {
+  stateStore?: RealtimeStateStore | undefined;
+  logger: LolyLogger;
+  metrics: ServerMetrics;
+  /** Clients see generic outage messages (no Redis addresses, key names or driver errors). */
+  production?: boolean;
+}
+
+/** Builds the backends of `scale.mode`: in process for one instance, over Redis for a cluster. */
+export function createBackends(config: RealtimeConfig, o: BackendOptions): Promise<Backends> {
+  return config.scale.mode === "single" ? singleBackends(config, o) : clusterBackends(config, o);
+}
+
+/** `ctx.state`: the injected store (bounded, never closed by us), memory, or Redis over `redis()`. */
+async function openState(
+  config: RealtimeConfig,
+  o: BackendOptions,
+  redis: () => Promise<Redis>,
+): Promise<{ state: RealtimeStateStore; owned: boolean }> {
+  const ms = config.scale.commandTimeoutMs;
+  if (o.stateStore) return { state: boundedStore(o.stateStore, ms, o.production), owned: false };
+  if (config.scale.stateStore.type === "memory") return { state: createMemoryStateStore(), owned: true };
+  const client = await redis();
+  const { createRedisStateStore } = await import("@loly-rt/state-redis");
+  return { state: boundedStore(createRedisStateStore({ redis: client, prefix: config.scale.stateStore.prefix }), ms, o.production), owned: true };
+}
+
+async function quit(redis: Redis): Promise<void> {
+  await redis.quit().catch(() => redis.disconnect());
+}
+
+async function singleBackends(config: RealtimeConfig, o: BackendOptions): Promise<Backends> {
+  let redis: Redis | undefined;
+  // A single instance with a Redis store: state survives restarts.
+  const { state, owned } = await openState(config, o, async () => (redis = await connectRedis(redisUrlOf(config), config, o.logger, o.metrics, "state")));
+  const presence = createMemoryPresence();
+  const counter = createMemoryConnectionCounter();
+  const sharedLimiter = createMemoryRateLimitBackend();
+  return {
+    state,
+    presence,
+    counter,
+    sharedLimiter,
+    health: () => {
+      const details: Record<string, string> = {};
+      if (redis) details.state = redis.status;
+      return { ok: redis ? redis.status === "ready" : true, details };
+    },
+    async close() {
+      await presence.close();
+      await counter.close();
+      await sharedLimiter.close?.();
+      if (owned) await state.close?.();
+      if (redis) await quit(redis);
+    },
+  };
+}
+
+async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promise<Backends> {
+  const { logger, metrics } = o;
+  const prefix = config.scale.stateStore.prefix;
+  const url = redisUrlOf(config);
+  const redis = await connectRedis(url, config, logger, metrics, "command");
+  try {
+    await checkRedisVersion(redis, url, logger);
+    const [{ createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] = await Promise.all([
+      import("@loly-rt/presence"),
+      import("@loly-rt/ratelimit"),
+      import("@loly-rt/adapter-redis"),
+    ]);
+    const { state, owned } = await openState(config, o, async () => redis);
+    const ttlMs = config.presence.ttlMs;
+    const presenceLog = backgroundErrors("presence", logger, metrics);
+    const counterLog = backgroundErrors("connections", logger, metrics);
+    redis.on("ready", presenceLog.ok);
+    redis.on("ready", counterLog.ok);
+    const presence = createRedisPresence({ redis, prefix, ttlMs, onError: presenceLog.report });
+    const counter = createRedisConnectionCounter({ redis, prefix, ttlMs, onError: counterLog.report });
+    const policy = config.limits.onStoreError;
+    // withStorePolicy calls onOutage once per outage and onRecover once when it ends.
+    const sharedLimiter = withStorePolicy(createRedisRateLimitBackend({ redis, prefix }), {
+      onStoreError: policy,
+      timeoutMs: config.scale.commandTimeoutMs,
+      onOutage: (err: unknown) => {
+        metrics.backendErrors.labels("ratelimit").inc();
+        logger.warn(
+          { err: { message: errorMessage(err) }, component: "ratelimit", policy },
+          `cluster rate limiter unreachable: ${policy === "allow" ? "admitting" : "refusing"} events until Redis is back`,
+        );
+      },
+      onRecover: () => logger.info({ component: "ratelimit" }, "cluster rate limiter is back"),
+    });
+    const adapterLog = backgroundErrors("adapter", logger, metrics);
+    const adapter = createRedisAdapter({ url: config.scale.adapter?.url ?? url, key: `${prefix}socket.io`, onError: adapterLog.report });
+    adapter.pubClient.on("ready", adapterLog.ok);
+    adapter.subClient.on("ready", adapterLog.ok);
+    return {
+      state,
+      presence,
+      counter,
+      sharedLimiter,
+      adapter: adapter.adapter,
+      health: () => {
+        const a = adapter.health();
+        return { ok: redis.status === "ready" && a.ok, details: { command: redis.status, pub: a.pub, sub: a.sub } };
+      },
+      async close() {
+        await presence.close().catch(() => undefined);
+        await counter.close().catch(() => undefined);
+        await sharedLimiter.close?.();
+        if (owned) await state.close?.();
+        await adapter.close().catch(() => undefined);
+        await quit(redis);
+      },
+    };
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+}

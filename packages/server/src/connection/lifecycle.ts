@@ -1,0 +1,110 @@
+import { LolyError, isConnectErrorCode, type ConnectErrorCode } from "@loly-rt/core";
+import type { Namespace, Socket } from "socket.io";
+import { errorMessage } from "../backends/bounded.js";
+import { attachPipeline } from "../pipeline/handle.js";
+import type { CompiledRoute } from "../routes/compile.js";
+import type { SocketRecord } from "../socket/record.js";
+import { admit, type AdmitDeps, type NamespaceMatch } from "./admit.js";
+import { PendingWork, runHook } from "./hooks.js";
+
+/** A refused connection's `connect_error`: its message is the code (and `data.code` too). */
+function connectError(code: ConnectErrorCode): Error & { data: { code: ConnectErrorCode } } {
+  return Object.assign(new Error(code), { data: { code } });
+}
+
+/**
+ * The life of the sockets of every route: admission as the namespace's middleware, then on
+ * `connection` the pipeline and `onConnect`, on `disconnect` presence cleanup and
+ * `onDisconnect`. Keeps the connected sockets' records (for `revalidate`) and the hooks
+ * still running (for `close`).
+ */
+export class Connections {
+  /** Records of connected sockets. */
+  readonly records = new Map<Socket, SocketRecord>();
+  readonly pending: PendingWork;
+  /** Records of sockets admitted by the middleware, until their `connection` event. */
+  private readonly admitted = new WeakMap<Socket, SocketRecord>();
+  /** One listener for every socket (`this` is the socket): no closure per connection. */
+  private readonly onDisconnect: (this: Socket, reason: string) => void;
+
+  constructor(
+    private readonly deps: AdmitDeps,
+    /** Called when a socket left or was refused (dynamic namespaces are reaped once empty). */
+    private readonly onGone: (nsp: Namespace) => void,
+  ) {
+    this.pending = new PendingWork(deps.logger, deps.shared.config.handlerTimeoutMs);
+    const self = this;
+    this.onDisconnect = function (this: Socket, reason: string): void {
+      self.left(this, String(reason));
+    };
+  }
+
+  /** Serves `route` on `nsp`: admission middleware and connection handler. */
+  serve(nsp: Namespace, match: NamespaceMatch, route: CompiledRoute): void {
+    const { metrics } = this.deps.shared;
+    nsp.use((socket, next) => {
+      admit(socket, match, route, this.deps).then(
+        (rec) => {
+          this.admitted.set(socket, rec);
+          next();
+          // A client that closed meanwhile is dropped by socket.io: its namespace may be empty.
+          this.onGone(socket.nsp);
+        },
+        (err: unknown) => {
+          const code = this.refusalCode(socket, err);
+          metrics.refusedConnections.labels(route.pattern, code).inc();
+          next(connectError(code));
+          this.onGone(socket.nsp);
+        },
+      );
+    });
+    nsp.on("connection", (socket: Socket) => {
+      const rec = this.admitted.get(socket);
+      if (!rec) {
+        socket.disconnect(true);
+        return;
+      }
+      this.admitted.delete(socket);
+      this.records.set(socket, rec);
+      metrics.connections.labels(route.pattern).inc();
+      metrics.connectionsTotal.labels(route.pattern).inc();
+      attachPipeline(socket, rec);
+      socket.on("disconnect", this.onDisconnect);
+      if (route.onConnect) this.pending.track(runHook(rec, route.onConnect, "connect"));
+    });
+  }
+
+  /** The code of an admission failure: its own connect code, or `INTERNAL` (logged with its stack). */
+  private refusalCode(socket: Socket, err: unknown): ConnectErrorCode {
+    if (LolyError.is(err) && isConnectErrorCode(err.code)) return err.code;
+    this.deps.logger.error({ namespace: socket.nsp.name, socketId: socket.id, err }, `connection admission failed: ${errorMessage(err)}`);
+    return "INTERNAL";
+  }
+
+  private left(socket: Socket, reason: string): void {
+    const rec = this.records.get(socket);
+    if (!rec) return;
+    this.records.delete(socket);
+    this.deps.shared.metrics.connections.labels(rec.route.pattern).dec();
+    this.pending.track(this.leave(rec, reason));
+    this.onGone(socket.nsp);
+  }
+
+  private async leave(rec: SocketRecord, reason: string): Promise<void> {
+    const { shared, outages } = this.deps;
+    // Presence first: onDisconnect sees the world without this socket (e.g. to push the
+    // room's new user list).
+    if (rec.userId !== null) {
+      await shared.bounded(shared.presence.remove(rec.socket.nsp.name, rec.socket.id), "presence.remove").then(
+        () => outages.recovered("presence"),
+        (err: unknown) => {
+          outages.degraded("presence", err, "presence unavailable at disconnect: re-asserted when the backend is back", {
+            namespace: rec.socket.nsp.name,
+            socketId: rec.socket.id,
+          });
+        },
+      );
+    }
+    if (rec.route.onDisconnect) await runHook(rec, rec.route.onDisconnect, "disconnect", reason);
+  }
+}

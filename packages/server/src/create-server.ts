@@ -1,0 +1,118 @@
+import { createServer } from "node:http";
+import { Server, type Namespace, type ServerOptions } from "socket.io";
+import { createBackends } from "./backends/assemble.js";
+import { boundedCalls } from "./backends/bounded.js";
+import { Outages } from "./backends/outages.js";
+import { ClusterCommands } from "./cluster/commands.js";
+import { resolveConfig } from "./config/index.js";
+import { Connections } from "./connection/lifecycle.js";
+import { IpLimit } from "./connection/ip-limit.js";
+import { originAllowList } from "./connection/origin.js";
+import { NamespaceReaper } from "./connection/reaper.js";
+import { revalidateLocal } from "./connection/revalidate.js";
+import { listen } from "./http/listen.js";
+import { notFound, serveMetrics } from "./http/metrics-endpoint.js";
+import { createLogger } from "./logging.js";
+import { createServerMetrics } from "./metrics.js";
+import { collectRoutes } from "./routes/collect.js";
+import { compileRoute } from "./routes/compile.js";
+import { compileNamespace } from "./routes/namespace.js";
+import type { SharedServices } from "./services.js";
+import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
+
+/**
+ * Creates a realtime server: validates the config, loads the routes, assembles state,
+ * presence, limits, logs and metrics (in process, or over Redis in cluster mode) and
+ * attaches Socket.IO to an HTTP server.
+ *
+ * @example
+ * const rt = await createRealtimeServer({ routes: { "/chat": chatRoute } });
+ * const port = await rt.listen(3000);
+ */
+export async function createRealtimeServer(options: RealtimeServerOptions = {}): Promise<RealtimeServer> {
+  const { config, warnings, production } = resolveConfig(options.config, { NODE_ENV: process.env.NODE_ENV });
+  const logger = options.logger ?? (await createLogger(config));
+  for (const w of warnings) logger.warn({ component: "config" }, w);
+
+  const routes = await collectRoutes(options.routes, options.routesDir);
+  const metrics = createServerMetrics();
+  const backends = await createBackends(config, { stateStore: options.stateStore, logger, metrics, production });
+  const shared: SharedServices = {
+    config,
+    production,
+    logger,
+    state: backends.state,
+    presence: backends.presence,
+    metrics,
+    sharedLimiter: backends.sharedLimiter,
+    bounded: boundedCalls(config.scale.commandTimeoutMs, production),
+  };
+
+  const httpServer = options.httpServer ?? createServer(notFound);
+  const metricsEndpoint = config.metrics.enabled ? serveMetrics(httpServer, config.metrics.path, metrics.registry) : null;
+  const allowed = originAllowList(config.allowedOrigins);
+  const ioOptions: Partial<ServerOptions> = {
+    path: config.path,
+    transports: config.transports,
+    pingInterval: config.pingIntervalMs,
+    pingTimeout: config.pingTimeoutMs,
+    maxHttpBufferSize: config.maxPayloadBytes,
+    serveClient: false,
+    cors:
+      allowed === "*"
+        ? { origin: "*", credentials: false }
+        : { origin: [...config.allowedOrigins], credentials: true, methods: ["GET", "POST"] },
+  };
+  // enabled: false builds everything but attaches no endpoint to the HTTP server.
+  const io = config.enabled ? new Server(httpServer, ioOptions) : new Server(ioOptions);
+  if (backends.adapter) io.adapter(backends.adapter as never);
+
+  const outages = new Outages(logger);
+  const ipLimit = new IpLimit(config, backends.counter, outages);
+  io.engine?.on("connection", (conn) => ipLimit.open(conn));
+  const reaper = new NamespaceReaper(io);
+  const connections = new Connections({ shared, allowed, ipLimit, outages, logger }, (nsp) => reaper.check(nsp));
+  for (const { pattern, route } of routes) {
+    const ns = compileNamespace(pattern);
+    const nsp = (ns.regex ? io.of(ns.regex) : io.of(pattern)) as unknown as Namespace;
+    if (ns.regex) reaper.watch(nsp);
+    connections.serve(nsp, ns.match.bind(ns), compileRoute(pattern, route, shared));
+  }
+  const commands = new ClusterCommands(io, backends.adapter !== undefined, {
+    revalidate: (filter) => revalidateLocal(connections.records.values(), filter, outages),
+  }, logger);
+
+  let closing: Promise<void> | null = null;
+  return {
+    io,
+    state: shared.state,
+    metrics: metrics.registry,
+    httpServer,
+    config,
+    logger,
+    async listen(port = 0, host?: string) {
+      const fresh = !httpServer.listening;
+      const bound = await listen(httpServer, port, host);
+      if (fresh) logger.info({ port: bound, path: config.path, mode: config.scale.mode }, `realtime server listening on :${bound}${config.path}`);
+      return bound;
+    },
+    async disconnectUser(userId: string) {
+      commands.disconnectUser(userId);
+    },
+    revalidate: (filter = {}) => commands.revalidate(filter),
+    health: () => backends.health(),
+    close() {
+      closing ??= (async () => {
+        // Sockets disconnect (onDisconnect runs for each), then the parts close.
+        for (const nsp of io._nsps.values()) nsp.local.disconnectSockets(true);
+        await connections.pending.drain();
+        await new Promise<void>((resolve) => {
+          io.close(() => resolve());
+        }).catch(() => undefined);
+        metricsEndpoint?.uninstall();
+        await backends.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import type { RateLimitDecision, RateLimitScope, ValidationResult } from "@loly-rt/core";
+import { isThenable } from "@loly-rt/core/internal";
+import { TokenBucket } from "@loly-rt/ratelimit";
+import type { Socket } from "socket.io";
+import type { CompiledEvent, CompiledRoute } from "../routes/compile.js";
+import type { SocketRecord } from "../socket/record.js";
+import { EventContext } from "./context.js";
+import { invoke } from "./invoke.js";
+import { fail, pipelineFailed, refuse, refuseRate, whenSettled, type Ack } from "./respond.js";
+
+/*
+ * The event pipeline, stage by stage. Each stage runs synchronously and calls the next one
+ * directly; only a stage that got a promise (an async schema, guard, shared limiter or
+ * handler) continues later, through `whenSettled`. `now` is the monotonic time (ms) the
+ * pipeline stands at: bucket decisions and the handler's start use it.
+ *
+ * Order: global bucket (a flood guard: it also covers unknown events and invalid payloads),
+ * requireAuth, schema, guard, the event's own bucket, handler, ack.
+ */
+
+/** A new per-socket global bucket, when the global scope is per socket. */
+export function globalBucketFor(route: CompiledRoute): TokenBucket | null {
+  return route.globalScope === "socket" ? new TokenBucket(route.globalSpec) : null;
+}
+
+/** The key of a shared (`ip`/`user`) bucket: the route's global one (`event` null) or an event's. */
+function bucketKey(rec: SocketRecord, scope: RateLimitScope, event: string | null): string {
+  const who = scope === "ip" ? `ip:${rec.ip}` : rec.userId !== null ? `user:${rec.userId}` : `socket:${rec.socket.id}`;
+  return event === null ? `${rec.route.pattern}|*|${who}` : `${rec.route.pattern}|${event}|${who}`;
+}
+
+/** Runs one incoming packet (`[event, payload?, ack?]`) through the pipeline. */
+export function handlePacket(rec: SocketRecord, args: unknown[]): void {
+  const last = args[args.length - 1];
+  const ack = typeof last === "function" ? (last as (r: unknown) => void) : undefined;
+  const name = args[0];
+  const payload = args.length > (ack ? 2 : 1) ? args[1] : undefined;
+  const eventName = typeof name === "string" ? name : String(name);
+
+  // One clock reading serves both buckets and the handler's start (sync path).
+  const now = performance.now();
+  const gb = rec.globalBucket;
+  if (gb !== null) {
+    if (!gb.take(1, now)) return refuseRate(rec, null, eventName, ack, "global", "socket", gb.retryAfterMs());
+  } else {
+    const scope = rec.route.globalScope;
+    const d = rec.shared.sharedLimiter.consume(bucketKey(rec, scope, null), rec.route.globalSpec);
+    if (isThenable<RateLimitDecision>(d)) {
+      return whenSettled(
+        rec,
+        ack,
+        d,
+        (r) => (r.allowed ? routeEvent(rec, eventName, payload, ack, performance.now()) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs)),
+        (err) => pipelineFailed(rec, err, ack),
+      );
+    }
+    if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", scope, d.retryAfterMs);
+  }
+  routeEvent(rec, eventName, payload, ack, now);
+}
+
+/** Finds the event, checks `requireAuth`, validates the payload. */
+function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack, now: number): void {
+  const ev = rec.route.events.get(eventName);
+  if (ev === undefined) return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
+  if (ev.requireAuth && rec.userId === null) {
+    ev.tally.refused++;
+    return refuse(rec, null, eventName, ack, "UNAUTHORIZED", "Sign in to use this event");
+  }
+  if (ev.validate !== null) {
+    const r = ev.validate(payload);
+    if (isThenable<ValidationResult>(r)) {
+      return whenSettled(
+        rec,
+        ack,
+        r,
+        (res) => validated(rec, ev, res, ack, performance.now()),
+        (err) => fail(rec, new EventContext(rec, ev.name, payload), ev, ack, err),
+      );
+    }
+    return validated(rec, ev, r, ack, now);
+  }
+  guard(rec, ev, new EventContext(rec, ev.name, payload), ack, now);
+}
+
+function validated(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack, now: number): void {
+  if (!r.ok) {
+    ev.tally.refused++;
+    return refuse(rec, null, ev.name, ack, "BAD_PAYLOAD", "Invalid payload", { issues: r.issues });
+  }
+  guard(rec, ev, new EventContext(rec, ev.name, r.value), ack, now);
+}
+
+function guard(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, now: number): void {
+  if (ev.guard !== null) {
+    let ok: boolean | PromiseLike<boolean>;
+    try {
+      ok = ev.guard(ctx as never);
+    } catch (err) {
+      return fail(rec, ctx, ev, ack, err);
+    }
+    if (isThenable<boolean>(ok)) {
+      return whenSettled(
+        rec,
+        ack,
+        ok,
+        (v) => (v ? eventLimit(rec, ev, ctx, ack, performance.now()) : forbid(rec, ev, ctx, ack)),
+        (err) => fail(rec, ctx, ev, ack, err),
+      );
+    }
+    if (!ok) return forbid(rec, ev, ctx, ack);
+  }
+  eventLimit(rec, ev, ctx, ack, now);
+}
+
+function forbid(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack): void {
+  ev.tally.refused++;
+  refuse(rec, ctx, ev.name, ack, "FORBIDDEN", "Not allowed");
+}
+
+/** The event's own bucket: per socket in process, or shared (`ip`/`user`, cluster-wide in cluster mode). */
+function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, now: number): void {
+  const limit = ev.limit;
+  if (limit !== null) {
+    if (limit.scope === "socket") {
+      const buckets = (rec.eventBuckets ??= []);
+      const b = (buckets[ev.index] ??= new TokenBucket(limit.spec));
+      if (!b.take(1, now)) {
+        ev.tally.refused++;
+        return refuseRate(rec, ctx, ev.name, ack, "event", "socket", b.retryAfterMs());
+      }
+    } else {
+      const d = rec.shared.sharedLimiter.consume(bucketKey(rec, limit.scope, ev.name), limit.spec);
+      if (isThenable<RateLimitDecision>(d)) {
+        return whenSettled(rec, ack, d, (r) => limited(rec, ev, ctx, ack, r, limit.scope, performance.now()), (err) => pipelineFailed(rec, err, ack));
+      }
+      if (!d.allowed) return limited(rec, ev, ctx, ack, d, limit.scope, now);
+    }
+  }
+  invoke(rec, ev, ctx, ack, now);
+}
+
+function limited(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, d: RateLimitDecision, scope: RateLimitScope, now: number): void {
+  if (d.allowed) return invoke(rec, ev, ctx, ack, now);
+  ev.tally.refused++;
+  refuseRate(rec, ctx, ev.name, ack, "event", scope, d.retryAfterMs);
+}
+
+/** Installs the pipeline on a connected socket: one middleware closure, no per-event listeners. */
+export function attachPipeline(socket: Socket, rec: SocketRecord): void {
+  socket.use((packet) => {
+    try {
+      handlePacket(rec, packet as unknown[]);
+    } catch (err) {
+      const last = (packet as unknown[])[(packet as unknown[]).length - 1];
+      pipelineFailed(rec, err, typeof last === "function" ? (last as (r: unknown) => void) : undefined);
+    }
+  });
+}

@@ -1,0 +1,78 @@
+import { parse as parseCookieHeader } from "cookie";
+import type { Socket } from "socket.io";
+import type { LolyLogger, WssPresence, WssRequest } from "@loly-rt/core";
+import type { TokenBucket } from "@loly-rt/ratelimit";
+import type { CompiledRoute } from "../routes/compile.js";
+import type { SharedServices } from "../services.js";
+
+/**
+ * Per-socket state of the pipeline, created when a socket is admitted. Everything that is
+ * not needed by every event (the request view, the child logger, the presence view, the
+ * per-event buckets) is built on first use and cached here.
+ */
+export class SocketRecord {
+  /** Per-event buckets of `socket` scope, created on first use, by event index. */
+  eventBuckets: Array<TokenBucket | undefined> | null = null;
+  private req: WssRequest | undefined = undefined;
+  private log: LolyLogger | undefined = undefined;
+  private presenceView: WssPresence | undefined = undefined;
+
+  constructor(
+    readonly socket: Socket,
+    readonly route: CompiledRoute,
+    readonly shared: SharedServices,
+    readonly user: unknown,
+    readonly userId: string | null,
+    readonly ip: string,
+    readonly params: Record<string, string>,
+    /** The global bucket when `limits.scope` is `socket`. */
+    readonly globalBucket: TokenBucket | null,
+  ) {}
+
+  /** `ctx.req`: the handshake's headers, URL and cookies, with the client IP. */
+  request(): WssRequest {
+    if (this.req === undefined) {
+      const hs = this.socket.handshake;
+      let cookies: Record<string, string> | undefined;
+      this.req = {
+        headers: hs.headers,
+        ip: this.ip,
+        url: hs.url,
+        get cookies() {
+          return (cookies ??= parseCookies(hs.headers.cookie));
+        },
+      };
+    }
+    return this.req;
+  }
+
+  /** The per-socket logger: a child bound to namespace, socketId and userId. */
+  logger(): LolyLogger {
+    return (this.log ??= this.shared.logger.child({
+      namespace: this.socket.nsp.name,
+      socketId: this.socket.id,
+      userId: this.userId,
+    }));
+  }
+
+  /** `ctx.presence`: this namespace's presence, every call bounded by the command timeout. */
+  presence(): WssPresence {
+    if (this.presenceView === undefined) {
+      const { presence } = this.shared;
+      const ns = this.socket.nsp.name;
+      const bounded = this.shared.bounded.bind(this.shared);
+      this.presenceView = {
+        users: (room?: string) => bounded(presence.users(ns, room), "presence.users"),
+        socketsOf: (userId: string) => bounded(presence.socketsOf(ns, String(userId)), "presence.socketsOf"),
+        isOnline: (userId: string) => bounded(presence.isOnline(ns, String(userId)), "presence.isOnline"),
+      };
+    }
+    return this.presenceView;
+  }
+}
+
+/** A `cookie` header as a record (first value wins, values URI-decoded when valid), by the `cookie` package. */
+function parseCookies(header: string | string[] | undefined): Record<string, string> {
+  const raw = Array.isArray(header) ? header.join(";") : header;
+  return raw ? (parseCookieHeader(raw) as Record<string, string>) : (Object.create(null) as Record<string, string>);
+}
