@@ -1,5 +1,5 @@
 import type { RealtimeConfig } from "@loly-rt/core";
-import { parseConfig } from "@loly-rt/core/internal";
+import { parseConfig } from "@loly-rt/core/config";
 
 type DeepReadonly<T> = T extends (infer U)[]
   ? readonly DeepReadonly<U>[]

@@ -1,4 +1,4 @@
-import { CONFIG_KEYS } from "@loly-rt/core/internal";
+import { CONFIG_KEYS } from "@loly-rt/core/config";
 import type { ConfigKeyDescription } from "./types.js";
 
 /**

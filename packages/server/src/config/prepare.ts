@@ -2,7 +2,7 @@
  * What the schema fills in after the checks: the user's config without the refused values,
  * so that each takes its default and the cross-key rules still see a whole config.
  */
-import { CONFIG_TREE, isPlainObject, type ConfigNode } from "@loly-rt/core/internal";
+import { CONFIG_TREE, isPlainObject, type ConfigNode } from "@loly-rt/core/config";
 
 function copy(node: ConfigNode, from: Record<string, unknown>, bad: ReadonlySet<string>, production: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -1,5 +1,5 @@
 import { LolyError, type RealtimeConfigInput } from "@loly-rt/core";
-import { isPlainObject, parseConfig } from "@loly-rt/core/internal";
+import { isPlainObject, parseConfig } from "@loly-rt/core/config";
 import { Collector } from "./collector.js";
 import { inputWithDefaults } from "./prepare.js";
 import { applyRules } from "./rules.js";

@@ -4,7 +4,7 @@
  * path. Keys whose own value was refused are skipped (their problem is already listed).
  */
 import type { RealtimeConfig, RealtimeConfigInput } from "@loly-rt/core";
-import { isRedisUrl, ORIGIN_EXAMPLE, REDIS_URL_EXPECTED } from "@loly-rt/core/internal";
+import { isRedisUrl, ORIGIN_EXAMPLE, REDIS_URL_EXPECTED } from "@loly-rt/core/config";
 import { formatValue, type Collector } from "./collector.js";
 
 /** What the rules read besides the config. */

@@ -3,7 +3,7 @@
  * declaration: a group's unknown keys first, then its keys one by one (a list's items by
  * index).
  */
-import { CONFIG_TREE, configIssues, isPlainObject, type ConfigNode } from "@loly-rt/core/internal";
+import { CONFIG_TREE, configIssues, isPlainObject, type ConfigNode } from "@loly-rt/core/config";
 import { formatValue, type Collector } from "./collector.js";
 import { suggest } from "./suggest.js";
 

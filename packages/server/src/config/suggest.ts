@@ -1,5 +1,5 @@
 /** The "did you mean" of an unknown configuration key. */
-import { CONFIG_KEYS } from "@loly-rt/core/internal";
+import { CONFIG_KEYS } from "@loly-rt/core/config";
 
 function levenshtein(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
