@@ -144,9 +144,9 @@ describe("defineWssRoute", () => {
     const r = defineWssRoute({
       auth: async (ctx) => verifyToken(ctx.req.headers, ctx.handshake.auth), // -> user | null
       onConnect: (ctx) => ctx.actions.join("lobby"),
-      onDisconnect: (ctx) => {},
+      onDisconnect: (_ctx) => {},
       events: {
-        ping: (ctx) => "pong", // bare handler
+        ping: (_ctx) => "pong", // bare handler
         message: {
           schema: z.object({ text: z.string().max(500) }), // zod, valibot, or any Standard Schema
           guard: ({ user }) => !!user,

@@ -18,7 +18,7 @@ const runs = (): number => Object.values(probe.runs).reduce((a, b) => a + b, 0);
 
 /** What the server did with a frame: closed the connection, refused with a code, or let it through. */
 async function outcome(raw: RawSocket, waitMs = 250): Promise<string> {
-  const closed = raw.closed.then((c) => `closed`);
+  const closed = raw.closed.then(() => "closed");
   const refused = raw.nextError(NS, waitMs).then(
     (e) => `refused ${e.code}`,
     () => "open",
