@@ -3,7 +3,7 @@ import { defineWssRoute } from "@loly-rt/core";
 import { z } from "zod";
 
 export default defineWssRoute({
-  onConnect: (ctx) => {
+  onConnect: () => {
     console.log("Connected");
   },
   events: {
