@@ -5,12 +5,17 @@ import type { LolyAuth, LolySocket, LolySocketOptions, ServerEvents } from "./ty
 
 /** `__loly:error`; a literal here: the client imports no runtime value from `@loly-rt/core`. */
 const ERROR_EVENT = "__loly:error";
-const CONNECT_CODES: ReadonlySet<string> = new Set<ConnectErrorCode>([
-  "UNAUTHORIZED",
-  "FORBIDDEN_ORIGIN",
-  "TOO_MANY_CONNECTIONS",
-  "INTERNAL",
-]);
+/** Every code of a refused connection (the record makes a missing one a compile error). */
+const CONNECT_CODES: ReadonlySet<string> = new Set(
+  Object.keys({
+    UNAUTHORIZED: true,
+    FORBIDDEN_ORIGIN: true,
+    TOO_MANY_CONNECTIONS: true,
+    TOO_MANY_NAMESPACES: true,
+    UNAVAILABLE: true,
+    INTERNAL: true,
+  } satisfies Record<ConnectErrorCode, true>),
+);
 const DEFAULT_PATH = "/wss";
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** socket.io-client's message for an acknowledgement that timed out. */
@@ -61,9 +66,27 @@ function toSocketAuth(
   };
 }
 
+/**
+ * The code a handshake refusal carries: the server answers a foreign origin at the Engine.IO
+ * handshake with HTTP 403 and `{ "message": "FORBIDDEN_ORIGIN" }`, which a polling transport
+ * error exposes (`context.responseText`); a browser's WebSocket exposes nothing.
+ */
+function handshakeCode(err: Error & { type?: unknown; context?: unknown }): string | undefined {
+  if (err.type !== "TransportError") return undefined;
+  const text = (err.context as { responseText?: unknown } | undefined)?.responseText;
+  if (typeof text !== "string" || !text.startsWith("{")) return undefined;
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    return typeof message === "string" && CONNECT_CODES.has(message) ? message : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function connectError(err: Error & { data?: unknown }): LolyClientError {
-  const code = CONNECT_CODES.has(err.message) ? (err.message as ConnectErrorCode) : "CONNECT_FAILED";
-  const message = code === "CONNECT_FAILED" ? `connection failed: ${err.message}` : err.message;
+  const refusal = CONNECT_CODES.has(err.message) ? err.message : handshakeCode(err);
+  const code = refusal !== undefined ? (refusal as ConnectErrorCode) : "CONNECT_FAILED";
+  const message = code === "CONNECT_FAILED" ? `connection failed: ${err.message}` : refusal === err.message ? err.message : `refused at the handshake: ${code}`;
   return new LolyClientError(code, message, err.data, { cause: err });
 }
 
@@ -141,7 +164,13 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
     for (const w of waiters) w.resolve();
     waiters.clear();
   });
-  socket.on("connect_error", (err) => fail(connectError(err)));
+  socket.on("connect_error", (err) => {
+    const refused = connectError(err);
+    // Refused at the handshake (a transport error to socket.io, which would retry for ever):
+    // stay disconnected, as after a refusal at CONNECT.
+    if (refused.code !== "CONNECT_FAILED" && err.message !== refused.code) socket.disconnect();
+    fail(refused);
+  });
 
   const send = (event: string, args: unknown[], ack?: AckCallback, timeoutMs?: number): void => {
     const payload = args[0];

@@ -12,10 +12,19 @@ export const CLIENT_ERROR_CODES = [
 ] as const;
 
 /**
- * Codes of a refused connection: the `connect_error` message is exactly the code. `INTERNAL`
- * is an unexpected failure during admission (logged with its stack on the server).
+ * Codes of a refused connection: the `connect_error` message is exactly the code (a foreign
+ * origin is refused at the Engine.IO handshake: HTTP 403 whose JSON `message` is
+ * `FORBIDDEN_ORIGIN`). `UNAVAILABLE`: the auth hook (or a backend it needs) did not answer in
+ * time; `INTERNAL`: an unexpected failure during admission (logged with its stack).
  */
-export const CONNECT_ERROR_CODES = ["UNAUTHORIZED", "FORBIDDEN_ORIGIN", "TOO_MANY_CONNECTIONS", "INTERNAL"] as const;
+export const CONNECT_ERROR_CODES = [
+  "UNAUTHORIZED",
+  "FORBIDDEN_ORIGIN",
+  "TOO_MANY_CONNECTIONS",
+  "TOO_MANY_NAMESPACES",
+  "UNAVAILABLE",
+  "INTERNAL",
+] as const;
 
 /** Codes raised at start-up: a bad configuration or a broken route. */
 export const STARTUP_ERROR_CODES = ["INVALID_CONFIG", "INVALID_ROUTE"] as const;

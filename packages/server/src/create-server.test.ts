@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import * as v from "valibot";
 import { defineWssRoute, LolyError } from "@loly-rt/core";
-import { nextError, nextEvent, refusal, request, sleep, startServer, type TestServer } from "./test-helpers.js";
+import { handshakeRefusal, nextError, nextEvent, refusal, request, sleep, startServer, type TestServer } from "./test-helpers.js";
 
 interface User {
   id: string;
@@ -368,10 +368,15 @@ describe("connection security", () => {
   it("refuses a foreign origin with FORBIDDEN_ORIGIN, over websocket and polling", async () => {
     const t = await startServer({ "/chat": chat }, { allowedOrigins: ["https://app.example.com"] });
     try {
-      expect(await refusal(t.connect("/chat", { extraHeaders: { origin: "https://evil.example.com" } }))).toBe("FORBIDDEN_ORIGIN");
+      // Refused at the Engine.IO handshake: a stock client reports a transport error carrying the answer.
+      expect(await handshakeRefusal(t.connect("/chat", { extraHeaders: { origin: "https://evil.example.com" } }))).toEqual({
+        type: "TransportError",
+        status: 400,
+        body: undefined,
+      });
       expect(
-        await refusal(t.connect("/chat", { transports: ["polling"], extraHeaders: { origin: "https://evil.example.com" } })),
-      ).toBe("FORBIDDEN_ORIGIN");
+        await handshakeRefusal(t.connect("/chat", { transports: ["polling"], extraHeaders: { origin: "https://evil.example.com" } })),
+      ).toEqual({ type: "TransportError", status: 403, body: { code: 4, message: "FORBIDDEN_ORIGIN" } });
       const ok = await t.connected("/chat", { extraHeaders: { origin: "https://app.example.com" } });
       expect(ok.connected).toBe(true);
     } finally {

@@ -6,8 +6,9 @@ import { Outages } from "./backends/outages.js";
 import { ClusterCommands } from "./cluster/commands.js";
 import { resolveConfig } from "./config/index.js";
 import { Connections } from "./connection/lifecycle.js";
-import { IpLimit } from "./connection/ip-limit.js";
-import { originAllowList } from "./connection/origin.js";
+import { NamespaceGuard } from "./connection/guard.js";
+import { allowRequest, corsOptions, originAllowList } from "./connection/origin.js";
+import { Sessions } from "./connection/sessions.js";
 import { NamespaceReaper } from "./connection/reaper.js";
 import { revalidateLocal } from "./connection/revalidate.js";
 import { listen } from "./http/listen.js";
@@ -57,21 +58,25 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     pingInterval: config.pingIntervalMs,
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
+    connectTimeout: config.connectTimeoutMs,
     serveClient: false,
-    cors:
-      allowed === "*"
-        ? { origin: "*", credentials: false }
-        : { origin: [...config.allowedOrigins], credentials: true, methods: ["GET", "POST"] },
+    // Refused before a session (and a namespace) exists: counted under the namespace "(handshake)".
+    allowRequest: allowRequest(allowed, () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc()),
+    cors: corsOptions(allowed),
   };
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
   const io = config.enabled ? new Server(httpServer, ioOptions) : new Server(ioOptions);
   if (backends.adapter) io.adapter(backends.adapter as never);
 
   const outages = new Outages(logger);
-  const ipLimit = new IpLimit(config, backends.counter, outages);
-  io.engine?.on("connection", (conn) => ipLimit.open(conn));
+  const sessions = new Sessions(config, backends.counter, outages);
+  io.engine?.on("connection", (conn) => sessions.open(conn));
   const reaper = new NamespaceReaper(io);
-  const connections = new Connections({ shared, allowed, ipLimit, outages, logger }, (nsp) => reaper.check(nsp));
+  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, (nsp, code) =>
+    metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc(),
+  );
+  const connections = new Connections({ shared, sessions, outages, logger }, guard, (nsp) => reaper.check(nsp));
+  guard.install(io);
   for (const { pattern, route } of routes) {
     const ns = compileNamespace(pattern);
     const nsp = (ns.regex ? io.of(ns.regex) : io.of(pattern)) as unknown as Namespace;

@@ -101,6 +101,22 @@ export function nextEvent<T = unknown>(socket: ClientSocket, event: string, time
   });
 }
 
+/**
+ * What a stock socket.io-client reports when the Engine.IO handshake itself is refused (a
+ * foreign origin): a transport error, with the HTTP status and (polling) the answer's body.
+ */
+export function handshakeRefusal(socket: ClientSocket): Promise<{ type: unknown; status: number | undefined; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => reject(new Error("connected, expected a refusal")));
+    socket.once("connect_error", (err: Error & { type?: unknown; description?: unknown; context?: { responseText?: string } }) => {
+      const d = err.description;
+      const status = typeof d === "number" ? d : Number(/server response: (\d+)/.exec(String((d as Error | undefined)?.message ?? ""))?.[1]);
+      const text = err.context?.responseText;
+      resolve({ type: err.type, status: Number.isFinite(status) ? status : undefined, body: text ? JSON.parse(text) : undefined });
+    });
+  });
+}
+
 /** Resolves the connect_error message of a socket that must be refused. */
 export function refusal(socket: ClientSocket): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -10,8 +10,9 @@ import { z } from "zod";
 import { LolyError, defineWssRoute, type RealtimeStateStore } from "@loly-rt/core";
 import { createLogger, resolveConfig } from "@loly-rt/server";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
-import { nextError, refusal, request, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
-import { RawPolling, RawSocket } from "./support/raw.js";
+import { lolySocket } from "@loly-rt/client";
+import { handshakeRefusal, nextError, refusal, request, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
+import { RawPolling, RawSocket, refusedHandshake } from "./support/raw.js";
 
 const APP = "https://app.example.com";
 const EVIL = "https://evil.example.com";
@@ -51,34 +52,53 @@ describe("origin allow-list and CORS", () => {
     await Promise.all([listed?.close(), open?.close()]);
   });
 
-  it.each(["websocket", "polling"] as const)("%s: a foreign Origin is refused with FORBIDDEN_ORIGIN and its session freed", async (transport) => {
+  it.each(["websocket", "polling"] as const)("%s: a foreign Origin is refused at the handshake (FORBIDDEN_ORIGIN) and no session is made", async (transport) => {
     const before = runs;
     const evil = listed.connect("/s", { transports: [transport], extraHeaders: { origin: EVIL }, auth: { token: "tok-victim" } });
-    expect(await refusal(evil)).toBe("FORBIDDEN_ORIGIN");
+    const refused = await handshakeRefusal(evil);
+    expect(refused.type).toBe("TransportError");
+    if (transport === "polling") expect(refused).toMatchObject({ status: 403, body: { message: "FORBIDDEN_ORIGIN" } });
+    else expect(refused.status).toBe(400);
+    expect(listed.rt.io.engine.clientsCount).toBe(0);
     const good = await listed.connected("/s", { transports: [transport], extraHeaders: { origin: APP } });
     expect(await request(good, "ping")).toEqual({ ok: true, data: "pong" });
     expect(runs).toBe(before);
+    const refusedMetric = await listed.rt.metrics.getSingleMetric("loly_connections_refused_total")?.get();
+    expect(refusedMetric?.values.find((v) => v.labels.namespace === "(handshake)" && v.labels.code === "FORBIDDEN_ORIGIN")?.value).toBeGreaterThan(0);
     evil.close();
     good.close();
     for (let i = 0; i < 50 && (listed.rt.io.engine.clientsCount as number) > 0; i++) await sleep(20);
     expect(listed.rt.io.engine.clientsCount).toBe(0);
   });
 
-  it("raw websocket handshakes: foreign, 'null' and look-alike origins are refused; case does not matter", async () => {
-    for (const origin of [EVIL, "null", `${APP}.evil.com`, "http://app.example.com", `${APP}:444`]) {
-      const raw = await RawSocket.open(listed.url, { headers: { origin } });
-      expect(await raw.connect("/s", { token: "tok-x" })).toMatch(/^44\/s,\{"message":"FORBIDDEN_ORIGIN"/);
-      await raw.closed;
-    }
-    const upper = await RawSocket.open(listed.url, { headers: { origin: APP.toUpperCase() } });
-    expect(await upper.connect("/s", {})).toMatch(/^40\/s,/);
-    upper.close();
+  it("lolySocket reports FORBIDDEN_ORIGIN for a refused handshake and stops retrying", async () => {
+    const chat = lolySocket("/s", { url: listed.url, transports: ["polling"], extraHeaders: { origin: EVIL } });
+    const err = await chat.ready().then(
+      () => undefined,
+      (e: unknown) => e as { code: string },
+    );
+    expect(err?.code).toBe("FORBIDDEN_ORIGIN");
+    expect(chat.socket.active).toBe(false);
+    chat.close();
   });
 
-  it("raw polling: a foreign Origin is refused at CONNECT", async () => {
-    const poll = await RawPolling.open(listed.url, { headers: { origin: EVIL } });
-    await poll.post('40/s,{"token":"tok-x"}');
-    expect(await poll.until((p) => p.startsWith("4"))).toMatch(/^44\/s,\{"message":"FORBIDDEN_ORIGIN"/);
+  it("raw handshakes: foreign, 'null', look-alike origins are refused before a session exists; case and default ports do not matter", async () => {
+    for (const origin of [EVIL, "null", `${APP}.evil.com`, "http://app.example.com", `${APP}:444`]) {
+      for (const transport of ["websocket", "polling"] as const) {
+        const answer = await refusedHandshake(listed.url, transport, { origin });
+        expect(answer.status, `${transport} ${origin}`).toBe(transport === "polling" ? 403 : 400);
+        expect(answer.body, `${transport} ${origin}`).toContain("FORBIDDEN_ORIGIN");
+      }
+    }
+    expect(listed.rt.io.engine.clientsCount).toBe(0);
+    for (const origin of [APP.toUpperCase(), `${APP}:443`]) {
+      const ok = await RawSocket.open(listed.url, { headers: { origin } });
+      expect(await ok.connect("/s", {})).toMatch(/^40\/s,/);
+      ok.close();
+      const poll = await RawPolling.open(listed.url, { headers: { origin } });
+      await poll.post("40/s,{}");
+      expect(await poll.until((p) => p.startsWith("4"))).toMatch(/^40\/s,/);
+    }
   });
 
   it("CORS with a list: the allowed origin is echoed with credentials, a foreign one gets no grant, never *", async () => {
@@ -94,7 +114,8 @@ describe("origin allow-list and CORS", () => {
       expect(ok.headers.get("vary") ?? "").toMatch(/origin/i);
       await ok.text();
       const evil = await hs(EVIL, method);
-      expect([null, APP]).toContain(evil.headers.get("access-control-allow-origin"));
+      expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+      expect(evil.headers.get("access-control-allow-credentials")).toBeNull();
       await evil.text();
     }
   });

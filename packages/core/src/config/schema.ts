@@ -23,8 +23,14 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
   pingIntervalMs: millis(1, 25000, "Heartbeat interval of the Engine.IO connection."),
   /** How long to wait for a heartbeat answer before closing the connection. @default 20000 */
   pingTimeoutMs: millis(1, 20000, "How long to wait for a heartbeat answer before closing the connection."),
-  /** Largest accepted message (websocket frame or polling body); bigger ones never reach a handler. @default 65536 */
-  maxPayloadBytes: integer(1, 65536, "Largest accepted message (websocket frame or polling body); bigger ones never reach a handler."),
+  /** Largest accepted message, binary attachments included (websocket frame or polling body); bigger ones never reach a handler. @default 65536 */
+  maxPayloadBytes: integer(
+    1,
+    65536,
+    "Largest accepted message, binary attachments included (websocket frame or polling body); bigger ones never reach a handler.",
+  ),
+  /** An Engine.IO session that has not connected to a namespace within this time is closed (its per-IP slot freed). @default 10000 */
+  connectTimeoutMs: millis(1, 10000, "An Engine.IO session that has not connected to a namespace within this time is closed (its per-IP slot freed)."),
   /**
    * Origins allowed to connect (websocket and polling handshakes), each like "https://app.example.com". `"*"` allows any origin and is refused in production.
    * @default "*"; required in production
@@ -69,6 +75,18 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
   limits: group("Connection and event limits.", {
     /** Open connections per client IP (cluster-wide in cluster mode); more get `TOO_MANY_CONNECTIONS`. @default 20 */
     connectionsPerIp: integer(1, 20, "Open connections per client IP (cluster-wide in cluster mode); more get `TOO_MANY_CONNECTIONS`."),
+    /** Namespaces one Engine.IO connection may join (and CONNECTs in a burst); the next gets `TOO_MANY_NAMESPACES`. @default 16 */
+    namespacesPerConnection: integer(
+      1,
+      16,
+      "Namespaces one Engine.IO connection may join (and CONNECTs in a burst); the next gets `TOO_MANY_NAMESPACES`.",
+    ),
+    /** Bytes the server may hold unsent for one connection (a client that stops reading); past it the connection is closed. @default 1048576 */
+    maxBufferedBytes: integer(
+      1024,
+      1048576,
+      "Bytes the server may hold unsent for one connection (a client that stops reading); past it the connection is closed.",
+    ),
     /** Refill rate of the global event bucket, per second. @default 30 */
     eventsPerSecond: rateLimitNumber("eventsPerSecond", 30, "Refill rate of the global event bucket, per second."),
     /** Capacity of the global event bucket: events accepted at once. @default 60 */

@@ -1,4 +1,5 @@
 import { LolyError, type LolyLogger } from "@loly-rt/core";
+import { withTimeout } from "@loly-rt/core/internal";
 import type { Socket } from "socket.io";
 import { errorMessage } from "../backends/bounded.js";
 import type { Outages } from "../backends/outages.js";
@@ -9,9 +10,8 @@ import { SocketRecord } from "../socket/record.js";
 import { userRoom } from "../socket/rooms.js";
 import { callAuth, userIdOf } from "./auth.js";
 import { clientIp } from "./client-ip.js";
-import { closeAfter, REFUSAL_FLUSH_MS, type EngineConn } from "./engine.js";
-import type { IpLimit } from "./ip-limit.js";
-import { originAllowed } from "./origin.js";
+import type { EngineConn } from "./engine.js";
+import type { Sessions } from "./sessions.js";
 
 /** The params of a namespace name for a route's pattern (`{}` for a static one). */
 export type NamespaceMatch = (name: string) => Record<string, string> | null;
@@ -19,38 +19,36 @@ export type NamespaceMatch = (name: string) => Record<string, string> | null;
 /** What admission needs, built once per server. */
 export interface AdmitDeps {
   readonly shared: SharedServices;
-  readonly allowed: "*" | ReadonlySet<string>;
-  readonly ipLimit: IpLimit;
+  readonly sessions: Sessions;
   readonly outages: Outages;
   readonly logger: LolyLogger;
 }
 
 /**
- * Admits a socket to a route's namespace, in order: origin allow-list, per-IP limit, the
- * route's `auth` hook (and `requireAuth`), then its identity is fixed on `socket.data.user`
+ * Admits a socket to a route's namespace once the handshake (origin) and the namespace guard
+ * (per-IP limit, namespaces per connection) let it through: the route's `auth` hook, bounded
+ * by `handlerTimeoutMs` (and `requireAuth`), then its identity is fixed on `socket.data.user`
  * and a signed-in socket joins `user:<id>` and presence. Resolves the socket's record;
  * rejects with a `LolyError` whose code is the `connect_error` the client reads.
  */
 export async function admit(socket: Socket, match: NamespaceMatch, route: CompiledRoute, deps: AdmitDeps): Promise<SocketRecord> {
   const { shared, logger } = deps;
-  const conn = socket.conn as unknown as EngineConn;
-  const origin = socket.handshake.headers.origin;
-  if (!originAllowed(typeof origin === "string" ? origin : undefined, deps.allowed)) {
-    closeAfter(conn, REFUSAL_FLUSH_MS);
-    throw new LolyError("FORBIDDEN_ORIGIN", "origin not allowed");
-  }
-  if ((await deps.ipLimit.admitted(conn)) === false) {
-    closeAfter(conn, REFUSAL_FLUSH_MS);
-    throw new LolyError("TOO_MANY_CONNECTIONS", "too many connections from this IP");
-  }
-  const ip = deps.ipLimit.ipOf(conn) ?? clientIp(socket.request, shared.config.trustProxy);
+  const ip = deps.sessions.get(socket.conn as unknown as EngineConn)?.ip ?? clientIp(socket.request, shared.config.trustProxy);
   const params = match(socket.nsp.name) ?? {};
 
   let user: unknown = null;
   if (route.route.auth) {
+    const pending = callAuth(socket, route, shared, ip, params);
+    const timeoutMs = shared.config.handlerTimeoutMs;
     try {
-      user = await callAuth(socket, route, shared, ip, params);
+      user = await (timeoutMs > 0 ? withTimeout(pending, timeoutMs, "auth") : pending);
+      deps.outages.recovered("auth");
     } catch (err) {
+      // Not settled within handlerTimeoutMs, or a backend the hook needs is down: not a refusal of the user.
+      if (LolyError.is(err) && err.code === "UNAVAILABLE") {
+        deps.outages.degraded("auth", err, "auth unavailable or too slow: connections refused with UNAVAILABLE", { namespace: socket.nsp.name });
+        throw new LolyError("UNAVAILABLE", "auth did not answer in time", undefined, { cause: err });
+      }
       logger.info({ namespace: socket.nsp.name, socketId: socket.id, err: { message: errorMessage(err) } }, "auth refused the connection");
       throw new LolyError("UNAUTHORIZED", "auth refused the connection", undefined, { cause: err });
     }

@@ -5,12 +5,8 @@ import { attachPipeline } from "../pipeline/handle.js";
 import type { CompiledRoute } from "../routes/compile.js";
 import type { SocketRecord } from "../socket/record.js";
 import { admit, type AdmitDeps, type NamespaceMatch } from "./admit.js";
+import { connectError, type NamespaceGuard } from "./guard.js";
 import { PendingWork, runHook } from "./hooks.js";
-
-/** A refused connection's `connect_error`: its message is the code (and `data.code` too). */
-function connectError(code: ConnectErrorCode): Error & { data: { code: ConnectErrorCode } } {
-  return Object.assign(new Error(code), { data: { code } });
-}
 
 /**
  * The life of the sockets of every route: admission as the namespace's middleware, then on
@@ -27,8 +23,13 @@ export class Connections {
   /** One listener for every socket (`this` is the socket): no closure per connection. */
   private readonly onDisconnect: (this: Socket, reason: string) => void;
 
+  /** Namespace patterns of the routes, by namespace (dynamic parents by their children). */
+  private readonly patterns = new WeakMap<Namespace, string>();
+  private readonly dynamic: Array<{ readonly children: Set<Namespace>; readonly pattern: string }> = [];
+
   constructor(
     private readonly deps: AdmitDeps,
+    private readonly guard: NamespaceGuard,
     /** Called when a socket left or was refused (dynamic namespaces are reaped once empty). */
     private readonly onGone: (nsp: Namespace) => void,
   ) {
@@ -39,9 +40,18 @@ export class Connections {
     };
   }
 
-  /** Serves `route` on `nsp`: admission middleware and connection handler. */
+  /** The metrics label of a namespace: its route's pattern, or its own name (the application's namespaces). */
+  patternOf(nsp: Namespace): string {
+    return this.patterns.get(nsp) ?? this.dynamic.find((d) => d.children.has(nsp))?.pattern ?? nsp.name;
+  }
+
+  /** Serves `route` on `nsp` (a dynamic route's parent namespace too): admission middleware and connection handler. */
   serve(nsp: Namespace, match: NamespaceMatch, route: CompiledRoute): void {
     const { metrics } = this.deps.shared;
+    this.patterns.set(nsp, route.pattern);
+    const children = (nsp as unknown as { children?: Set<Namespace> }).children;
+    if (children instanceof Set) this.dynamic.push({ children, pattern: route.pattern });
+    this.guard.protect(nsp);
     nsp.use((socket, next) => {
       admit(socket, match, route, this.deps).then(
         (rec) => {
@@ -51,6 +61,7 @@ export class Connections {
           this.onGone(socket.nsp);
         },
         (err: unknown) => {
+          this.guard.release(socket);
           const code = this.refusalCode(socket, err);
           metrics.refusedConnections.labels(route.pattern, code).inc();
           next(connectError(code));

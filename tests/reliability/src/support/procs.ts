@@ -136,6 +136,10 @@ export interface OwnRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port (empty: no persistence); resolves once it answers PING. */
   restart(): Promise<void>;
+  /** SIGSTOPs the server: connections stay open, nothing answers (a hung Redis). */
+  pause(): void;
+  /** SIGCONTs a paused server. */
+  resume(): void;
 }
 
 /** Starts a throwaway `redis-server` on a free port. Kill it in afterAll (`kill()`). */
@@ -153,6 +157,12 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     async restart() {
       if (child) throw new Error("redis-server is still running");
       child = await startRedisServer(port);
+    },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
     },
   };
 }

@@ -142,6 +142,33 @@ export class RawSocket {
   }
 }
 
+/** The answer to a refused raw handshake: its HTTP status and body. */
+export async function refusedHandshake(
+  baseUrl: string,
+  transport: "websocket" | "polling",
+  headers: Record<string, string>,
+  path = "/wss",
+): Promise<{ status: number; body: string }> {
+  if (transport === "polling") {
+    const res = await fetch(`${baseUrl}${path}/?EIO=4&transport=polling`, { headers });
+    return { status: res.status, body: await res.text() };
+  }
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, "ws")}${path}/?EIO=4&transport=websocket`, { headers });
+  ws.on("error", () => undefined);
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => {
+      ws.terminate();
+      reject(new Error("the websocket handshake was accepted"));
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+  });
+}
+
 /** One raw Engine.IO polling session (fetch, no client library). */
 export class RawPolling {
   private constructor(

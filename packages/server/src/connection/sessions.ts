@@ -1,0 +1,121 @@
+import { LolyError, type RealtimeConfig } from "@loly-rt/core";
+import { TokenBucket } from "@loly-rt/ratelimit";
+import type { Backends } from "../backends/assemble.js";
+import type { Outages } from "../backends/outages.js";
+import { clientIp } from "./client-ip.js";
+import { closeAfter, REFUSED_SESSION_MS, type EngineConn } from "./engine.js";
+
+/** The per-IP decision for a session: admitted, over the limit, or not decidable (counter down, `deny`). */
+export type IpDecision = "admitted" | "TOO_MANY_CONNECTIONS" | "UNAVAILABLE";
+
+/** What the server keeps per Engine.IO session. */
+export interface Session {
+  readonly ip: string;
+  /** The per-IP decision, or its promise while the counter answers. */
+  ipDecision: Promise<IpDecision> | IpDecision;
+  /** Namespaces this session is connected to, plus Loly admissions in flight. */
+  namespaces: number;
+  /** Namespace CONNECTs this session may still send (refilled over time); created on the first CONNECT. */
+  connects: TokenBucket | null;
+}
+
+/** How fast a session's CONNECT budget refills, per second (its capacity is `limits.namespacesPerConnection`). */
+const CONNECTS_PER_SECOND = 1;
+
+/**
+ * The server's Engine.IO sessions: each one's client IP, the per-IP connection limit
+ * (`limits.connectionsPerIp`, cluster-wide in cluster mode, counted per session, released
+ * when it closes), and how many namespaces it holds. A counter that fails or does not answer
+ * within `scale.commandTimeoutMs` decides by `limits.onStoreError` (`deny`: `UNAVAILABLE`).
+ */
+export class Sessions {
+  private readonly sessions = new WeakMap<EngineConn, Session>();
+  private readonly limit: number;
+  private readonly allowOnError: boolean;
+  private readonly timeoutMs: number;
+  /** One `close` listener for every session (`this` is the session): nothing allocated per session. */
+  private readonly release: (this: EngineConn) => void;
+
+  constructor(
+    private readonly config: RealtimeConfig,
+    private readonly counter: Backends["counter"],
+    private readonly outages: Outages,
+  ) {
+    this.limit = config.limits.connectionsPerIp;
+    this.allowOnError = config.limits.onStoreError === "allow";
+    this.timeoutMs = config.scale.commandTimeoutMs;
+    const sessions = this.sessions;
+    this.release = function (this: EngineConn): void {
+      const ip = sessions.get(this)?.ip;
+      if (ip !== undefined) void Promise.resolve(counter.release(ip)).catch(() => undefined);
+    };
+  }
+
+  /** The session of an Engine.IO connection (`undefined`: opened before the server listened to them). */
+  get(conn: EngineConn): Session | undefined {
+    return this.sessions.get(conn);
+  }
+
+  /** Takes one namespace CONNECT from the session's budget; false when it is spent. */
+  takeConnect(session: Session): boolean {
+    const capacity = this.config.limits.namespacesPerConnection;
+    session.connects ??= new TokenBucket({ capacity, refillPerSecond: CONNECTS_PER_SECOND });
+    return session.connects.take(1, performance.now());
+  }
+
+  /** Counts a new Engine.IO session (`io.engine`'s `connection` event). */
+  open(conn: EngineConn): void {
+    const ip = clientIp(conn.request, this.config.trustProxy);
+    const acquired = this.counter.acquire(ip, this.limit);
+    const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null };
+    this.sessions.set(conn, session);
+    session.ipDecision = typeof acquired === "boolean" ? this.settle(conn, acquired ? "admitted" : "TOO_MANY_CONNECTIONS") : this.decideLater(conn, ip, acquired);
+  }
+
+  /** Admitted: released when the session closes. Refused: closed soon even if it never sends a CONNECT. */
+  private settle(conn: EngineConn, decision: IpDecision): IpDecision {
+    if (decision === "admitted") conn.on("close", this.release);
+    else closeAfter(conn, REFUSED_SESSION_MS);
+    return decision;
+  }
+
+  private decideLater(conn: EngineConn, ip: string, acquired: Promise<boolean>): Promise<IpDecision> {
+    return new Promise<IpDecision>((resolve) => {
+      let decided: IpDecision | undefined;
+      let closed = false;
+      conn.on("close", () => (closed = true));
+      const byPolicy = (err: unknown): void => {
+        decided = this.allowOnError ? "admitted" : "UNAVAILABLE";
+        this.outages.degraded(
+          "connections",
+          err,
+          `per-IP connection count unavailable: ${this.allowOnError ? "admitting" : "refusing"} connections (limits.onStoreError)`,
+        );
+        resolve(this.settle(conn, decided));
+      };
+      const timer = setTimeout(
+        () => byPolicy(new LolyError("UNAVAILABLE", `connection count did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
+      timer.unref();
+      acquired.then(
+        (ok) => {
+          if (decided === undefined) {
+            clearTimeout(timer);
+            decided = ok ? "admitted" : "TOO_MANY_CONNECTIONS";
+            this.outages.recovered("connections");
+            resolve(this.settle(conn, decided));
+          } else if (ok && (decided !== "admitted" || closed)) this.release.call(conn); // counted late: after a refusal, or after the session closed
+        },
+        (err: unknown) => {
+          if (decided === undefined) {
+            clearTimeout(timer);
+            byPolicy(err);
+            // Admitted uncounted: count it locally so the re-assert after the outage includes it.
+            if (this.allowOnError) this.counter.count?.(ip);
+          } else if (decided === "admitted" && !closed) this.counter.count?.(ip);
+        },
+      );
+    });
+  }
+}

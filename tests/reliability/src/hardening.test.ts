@@ -1,0 +1,228 @@
+/**
+ * Hardening (issue "Hardening", SPEC section 9): each attack that worked against v1, tried
+ * again as a client would, black-box, against a real server. Each test failed before its fix.
+ * The long versions with figures are in attacks.test.ts / `docs/reliability.md`.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { defineWssRoute } from "@loly-rt/core";
+import { Manager } from "socket.io-client";
+import { handshakeRefusal, refusal, request, sleep, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
+import { startOwnRedis, type OwnRedis } from "./support/procs.js";
+import { RawSocket, refusedHandshake } from "./support/raw.js";
+
+const servers: TestServer[] = [];
+async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
+  const s = await startServer(...args);
+  servers.push(s);
+  return s;
+}
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+describe("5. the auth hook is bounded by handlerTimeoutMs", () => {
+  it("a hook that never settles refuses with UNAVAILABLE and leaves no socket or namespace behind", async () => {
+    let calls = 0;
+    const hanging = defineWssRoute({
+      auth: (): Promise<{ id: string }> => {
+        calls++;
+        return new Promise(() => undefined);
+      },
+      events: { ping: () => "pong" },
+    });
+    const srv = await server({ "/rooms/[id]": hanging }, { handlerTimeoutMs: 300, limits: { connectionsPerIp: 1000 } });
+    const nspsBefore = srv.rt.io._nsps.size;
+    const clients = Array.from({ length: 50 }, (_, i) => srv.connect(`/rooms/${i}`));
+    const codes = await Promise.all(clients.map((c) => refusal(c)));
+    expect(new Set(codes)).toEqual(new Set(["UNAVAILABLE"]));
+    expect(calls).toBe(50);
+    await sleep(50);
+    let sockets = 0;
+    for (const nsp of srv.rt.io._nsps.values()) sockets += nsp.sockets.size;
+    expect(sockets).toBe(0);
+    expect(srv.rt.io._nsps.size).toBe(nspsBefore);
+    const refused = await srv.rt.metrics.getSingleMetric("loly_connections_refused_total")?.get();
+    expect(refused?.values.find((v) => v.labels.code === "UNAVAILABLE")?.value).toBe(50);
+  });
+
+  it("a hook that throws UNAVAILABLE (its backend is down) refuses with UNAVAILABLE, not UNAUTHORIZED", async () => {
+    const { LolyError } = await import("@loly-rt/core");
+    const down = defineWssRoute({
+      auth: (): { id: string } => {
+        throw new LolyError("UNAVAILABLE", "sessions database unreachable");
+      },
+      events: {},
+    });
+    const srv = await server({ "/s": down });
+    expect(await refusal(srv.connect("/s"))).toBe("UNAVAILABLE");
+  });
+});
+
+describe("7. socket-id rooms are not joinable", () => {
+  const rooms = defineWssRoute({
+    auth: ({ handshake }) => (typeof handshake.auth.name === "string" ? { id: handshake.auth.name } : null),
+    events: {
+      myId: (ctx) => ctx.socket.id,
+      joinRoom: async (ctx) => {
+        await ctx.actions.join(ctx.data as string);
+        return "joined";
+      },
+      sendTo: (ctx) => {
+        const { room, text } = ctx.data as { room: string; text: string };
+        ctx.actions.toRoom(room).emit("said", text);
+        return "sent";
+      },
+    },
+  });
+
+  it("alice can neither join bob's socket-id room nor send to it; ordinary rooms still work", async () => {
+    const srv = await server({ "/c": rooms });
+    const alice = await srv.connected("/c", { auth: { name: "alice" } });
+    const bob = await srv.connected("/c", { auth: { name: "bob" } });
+    const bobId = (await request(bob, "myId")).data as string;
+    expect(bobId).toBe(bob.id);
+
+    const heard: unknown[] = [];
+    alice.on("said", (t) => heard.push(t));
+    bob.on("said", (t) => heard.push(`bob:${t}`));
+    const joined = await request(alice, "joinRoom", bobId);
+    expect(joined.ok).toBe(false);
+    expect(joined.error.code).toBe("FORBIDDEN");
+    expect(joined.error.message).toContain("socket id");
+    const sent = await request(alice, "sendTo", { room: bobId, text: "psst" });
+    expect(sent.ok).toBe(false);
+    expect(sent.error.code).toBe("FORBIDDEN");
+
+    // A room of another shape: joined and reached as before.
+    expect(await request(alice, "joinRoom", "room:general")).toEqual({ ok: true, data: "joined" });
+    expect(await request(bob, "sendTo", { room: "room:general", text: "hi" })).toEqual({ ok: true, data: "sent" });
+    await sleep(50);
+    expect(heard).toEqual(["hi"]);
+  });
+});
+
+describe("3. admission at the handshake", () => {
+  const APP = "https://app.example.com";
+  const plain = defineWssRoute({ events: { ping: () => "pong" } });
+
+  it("sessions with a foreign Origin never take an IP's slots; sessions that never CONNECT are closed after connectTimeoutMs", async () => {
+    const srv = await server({ "/s": plain }, { allowedOrigins: [APP], connectTimeoutMs: 400, limits: { connectionsPerIp: 5 } });
+    for (let i = 0; i < 5; i++) {
+      const answer = await refusedHandshake(srv.url, "websocket", { origin: "https://evil.example.com" });
+      expect(answer.body).toContain("FORBIDDEN_ORIGIN");
+    }
+    const legit = await srv.connected("/s", { extraHeaders: { origin: APP } });
+    expect(await request(legit, "ping")).toEqual({ ok: true, data: "pong" });
+    legit.close();
+
+    // Five allowed sessions that never send a CONNECT hold the IP's five slots for connectTimeoutMs at most.
+    const idle = await Promise.all(Array.from({ length: 5 }, () => RawSocket.open(srv.url, { headers: { origin: APP } })));
+    await sleep(50);
+    expect(await refusal(srv.connect("/s", { extraHeaders: { origin: APP } }))).toBe("TOO_MANY_CONNECTIONS");
+    const closed = await Promise.all(idle.map((raw) => raw.closed));
+    expect(closed).toHaveLength(5);
+    await sleep(50);
+    const after = await srv.connected("/s", { extraHeaders: { origin: APP } });
+    expect(after.connected).toBe(true);
+  });
+
+  it("a namespace the application adds on rt.io is behind the same per-IP limit and origin check", async () => {
+    const srv = await server({ "/s": plain }, { allowedOrigins: [APP], limits: { connectionsPerIp: 1 } });
+    srv.rt.io.of("/admin").on("connection", (socket) => socket.emit("hello"));
+    const first = await srv.connected("/admin", { extraHeaders: { origin: APP } });
+    expect(first.connected).toBe(true);
+    expect(await refusal(srv.connect("/admin", { extraHeaders: { origin: APP } }))).toBe("TOO_MANY_CONNECTIONS");
+    const foreign = await handshakeRefusal(srv.connect("/admin", { transports: ["polling"], extraHeaders: { origin: "https://evil.example.com" } }));
+    expect(foreign.body).toEqual({ code: 4, message: "FORBIDDEN_ORIGIN" });
+  });
+});
+
+describe("4. namespaces per connection are bounded", () => {
+  it("one connection gets TOO_MANY_NAMESPACES past limits.namespacesPerConnection; the auth hook does not run for them", async () => {
+    let auths = 0;
+    const room = defineWssRoute({
+      auth: () => {
+        auths++;
+        return null;
+      },
+      events: { ping: () => "pong" },
+    });
+    const srv = await server({ "/rooms/[id]": room }, { limits: { namespacesPerConnection: 4 } });
+    const manager = new Manager(srv.url, { path: "/wss", transports: ["websocket"], reconnection: false });
+    const sockets = Array.from({ length: 10 }, (_, i) => manager.socket(`/rooms/${i}`));
+    const outcomes = await Promise.all(
+      sockets.map(
+        (s) =>
+          new Promise<string>((resolve) => {
+            s.once("connect", () => resolve("connected"));
+            s.once("connect_error", (err) => resolve(err.message));
+          }),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "connected")).toHaveLength(4);
+    expect(outcomes.filter((o) => o === "TOO_MANY_NAMESPACES")).toHaveLength(6);
+    expect(auths).toBe(4);
+    // A namespace left frees its slot (the CONNECT budget refills at one per second).
+    const left = sockets.find((s) => s.connected);
+    left?.disconnect();
+    await sleep(1100);
+    const again = manager.socket("/rooms/again");
+    const outcome = await new Promise<string>((resolve) => {
+      again.once("connect", () => resolve("connected"));
+      again.once("connect_error", (err) => resolve(err.message));
+    });
+    expect(outcome).toBe("connected");
+    for (const s of [...sockets, again]) s.disconnect();
+    manager.engine?.close();
+  });
+
+  it("CONNECTs are rate-limited: connecting and leaving in a loop is refused past the burst", async () => {
+    const srv = await server({ "/rooms/[id]": defineWssRoute({ events: {} }) }, { limits: { namespacesPerConnection: 3 } });
+    const manager = new Manager(srv.url, { path: "/wss", transports: ["websocket"], reconnection: false });
+    // One namespace stays connected so that the loop below runs over one Engine.IO connection.
+    const holder = manager.socket("/rooms/holder");
+    await new Promise<void>((resolve) => holder.once("connect", () => resolve()));
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const s = manager.socket(`/rooms/${i}`);
+      outcomes.push(
+        await new Promise<string>((resolve) => {
+          s.once("connect", () => resolve("connected"));
+          s.once("connect_error", (err) => resolve(err.message));
+        }),
+      );
+      s.disconnect();
+    }
+    // The holder took one CONNECT of the burst of three.
+    expect(outcomes.slice(0, 2)).toEqual(["connected", "connected"]);
+    expect(outcomes.slice(2)).toContain("TOO_MANY_NAMESPACES");
+    holder.disconnect();
+    manager.engine?.close();
+  });
+});
+
+describe("11. smaller admission fixes", () => {
+  let redis: OwnRedis | undefined;
+  afterEach(async () => {
+    redis?.resume();
+    await redis?.kill();
+    redis = undefined;
+  });
+
+  it("in deny mode, a per-IP count that Redis does not answer refuses new connections with UNAVAILABLE (not TOO_MANY_CONNECTIONS)", async () => {
+    redis = await startOwnRedis();
+    const url = redis.url;
+    const srv = await server(
+      { "/s": defineWssRoute({ events: { ping: () => "pong" } }) },
+      {
+        scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix: `loly-test:deny:${process.pid}:` }, commandTimeoutMs: 300 },
+        limits: { onStoreError: "deny" },
+      },
+    );
+    const before = await srv.connected("/s");
+    expect(await request(before, "ping")).toEqual({ ok: true, data: "pong" });
+    redis.pause();
+    expect(await refusal(srv.connect("/s"))).toBe("UNAVAILABLE");
+    redis.resume();
+  });
+});
