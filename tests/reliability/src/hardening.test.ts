@@ -226,3 +226,37 @@ describe("11. smaller admission fixes", () => {
     redis.resume();
   });
 });
+
+describe("9. trustProxy has Express's semantics (proxy-addr)", () => {
+  const whoami = defineWssRoute({ events: { ip: (ctx) => ctx.req.ip } });
+  // The client wrote "6.6.6.6" itself; the proxy in front (the test's 127.0.0.1) appended the address it saw.
+  const forwarded = { "x-forwarded-for": "6.6.6.6, 203.0.113.7" };
+
+  it.each([
+    [false, "127.0.0.1"],
+    [1, "203.0.113.7"],
+    [["127.0.0.1"], "203.0.113.7"],
+    [["loopback"], "203.0.113.7"],
+    [["127.0.0.1", "203.0.113.0/24"], "6.6.6.6"],
+    [2, "6.6.6.6"],
+    [true, "6.6.6.6"],
+  ] as const)("trustProxy %j: the client IP is %s", async (trustProxy, expected) => {
+    const srv = await server({ "/w": whoami }, { trustProxy: trustProxy as never });
+    const s = await srv.connected("/w", { extraHeaders: forwarded });
+    expect((await request(s, "ip")).data).toBe(expected);
+  });
+
+  it("a hop count limits per-IP counting to the real client: a client cannot pose as many IPs", async () => {
+    const srv = await server({ "/w": whoami }, { trustProxy: 1, limits: { connectionsPerIp: 2 } });
+    const spoof = (ip: string) => ({ "x-forwarded-for": `${ip}, 198.51.100.9` });
+    await srv.connected("/w", { extraHeaders: spoof("1.1.1.1") });
+    await srv.connected("/w", { extraHeaders: spoof("2.2.2.2") });
+    expect(await refusal(srv.connect("/w", { extraHeaders: spoof("3.3.3.3") }))).toBe("TOO_MANY_CONNECTIONS");
+  });
+
+  it("a bad trustProxy fails start-up naming the entry", async () => {
+    const { resolveConfig } = await import("@loly-rt/server");
+    expect(() => resolveConfig({ trustProxy: ["10.0.0.0/33"] as never }, {})).toThrow(/trustProxy\[0\]: expected an IP address, a CIDR/);
+    expect(() => resolveConfig({ trustProxy: 0 as never }, {})).toThrow(/trustProxy: expected false, true, a hop count/);
+  });
+});

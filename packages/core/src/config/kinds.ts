@@ -7,6 +7,7 @@
  * Every schema and action is given its message: the words after "expected" in a problem
  * line (`limits.burst: expected a number >= 1, got -3`).
  */
+import { isIP } from "node:net";
 import * as v from "valibot";
 import { isValidRateLimitValue, RATE_LIMIT_BOUNDS, type RateLimitNumberKey } from "./rate-limit.js";
 import { canonicalOrigin, isPlainObject, isRedisUrl, ORIGIN_EXAMPLE, REDIS_URL_EXPECTED } from "./values.js";
@@ -134,4 +135,48 @@ export function origins(def: "*", description: string) {
     v.transform((value) => (value === "*" ? "*" : [...new Set(value.map((origin) => canonicalOrigin(origin) as string))])),
   );
   return key(check, def, description, { type: '"*" | string[]', requiredInProduction: true });
+}
+
+/** The names `proxy-addr` (Express's `trust proxy`) accepts for address ranges. */
+const PROXY_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+/** An address, a CIDR (`10.0.0.0/8`, `fc00::/7`, `10.0.0.0/255.0.0.0`) or a range name, as `proxy-addr` takes them. */
+function isTrustedProxy(value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  if (PROXY_RANGE_NAMES.has(value) || isIP(value) !== 0) return true;
+  const slash = value.indexOf("/");
+  if (slash < 0) return false;
+  const family = isIP(value.slice(0, slash));
+  const range = value.slice(slash + 1);
+  if (family === 4 && isIP(range) === 4) return true;
+  return family !== 0 && /^\d{1,3}$/.test(range) && Number(range) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which proxies to trust for `x-forwarded-for`, as Express's `trust proxy`: `false`, `true`
+ * (every hop), a hop count, or a list of trusted proxy addresses, CIDRs and range names.
+ */
+export function trustedProxies(def: false, description: string) {
+  const expected = 'false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"])';
+  const check = v.pipe(
+    v.custom<boolean | number | string[]>(
+      (value) =>
+        typeof value === "boolean" ||
+        (typeof value === "number" && Number.isInteger(value) && value >= 1) ||
+        (Array.isArray(value) && value.length > 0),
+      expected,
+    ),
+    v.rawCheck(({ dataset, addIssue }) => {
+      const list = dataset.value;
+      if (!Array.isArray(list)) return;
+      list.forEach((entry: unknown, index) => {
+        if (!isTrustedProxy(entry)) {
+          const message = 'an IP address, a CIDR like "10.0.0.0/8" or one of "loopback", "linklocal", "uniquelocal"';
+          addIssue({ message, input: entry, path: [{ type: "array", origin: "value", input: list, key: index, value: entry }] });
+        }
+      });
+    }),
+    v.transform((value) => (Array.isArray(value) ? [...value] : value)),
+  );
+  return key(check, def, description, { type: "boolean | integer >= 1 | string[]" });
 }

@@ -5,7 +5,7 @@
  * for editors (hovering `config.limits.burst`); a test keeps the comments equal to the
  * schema's own.
  */
-import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, origins, rateLimitNumber, redisUrl } from "./kinds.js";
+import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, origins, rateLimitNumber, redisUrl, trustedProxies } from "./kinds.js";
 import { RATE_LIMIT_SCOPES } from "./rate-limit.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -39,8 +39,14 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     "*",
     'Origins allowed to connect (websocket and polling handshakes), each like "https://app.example.com". `"*"` allows any origin and is refused in production.',
   ),
-  /** Read the client IP from `x-forwarded-for` (only behind your own proxy). @default false */
-  trustProxy: bool(false, "Read the client IP from `x-forwarded-for` (only behind your own proxy)."),
+  /**
+   * Which proxies in front of the server to trust for `x-forwarded-for`, as Express's `trust proxy`: `false` (none: the peer's address), `true` (every hop), a hop count, or a list of proxy addresses/CIDRs. The client IP is the first untrusted address counting from the peer.
+   * @default false
+   */
+  trustProxy: trustedProxies(
+    false,
+    "Which proxies in front of the server to trust for `x-forwarded-for`, as Express's `trust proxy`: `false` (none: the peer's address), `true` (every hop), a hop count, or a list of proxy addresses/CIDRs. The client IP is the first untrusted address counting from the peer.",
+  ),
   /** Single process or a cluster of instances over Redis. */
   scale: group("Single process or a cluster of instances over Redis.", {
     /** "cluster" runs several instances over Redis and needs `scale.adapter`. @default "single" */

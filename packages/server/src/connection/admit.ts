@@ -9,7 +9,6 @@ import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
 import { userRoom } from "../socket/rooms.js";
 import { callAuth, userIdOf } from "./auth.js";
-import { clientIp } from "./client-ip.js";
 import type { EngineConn } from "./engine.js";
 import type { Sessions } from "./sessions.js";
 
@@ -33,7 +32,7 @@ export interface AdmitDeps {
  */
 export async function admit(socket: Socket, match: NamespaceMatch, route: CompiledRoute, deps: AdmitDeps): Promise<SocketRecord> {
   const { shared, logger } = deps;
-  const ip = deps.sessions.get(socket.conn as unknown as EngineConn)?.ip ?? clientIp(socket.request, shared.config.trustProxy);
+  const ip = deps.sessions.get(socket.conn as unknown as EngineConn)?.ip ?? deps.sessions.clientIp(socket.request);
   const params = match(socket.nsp.name) ?? {};
 
   let user: unknown = null;

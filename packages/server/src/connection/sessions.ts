@@ -1,8 +1,9 @@
+import type { IncomingMessage } from "node:http";
 import { LolyError, type RealtimeConfig } from "@loly-rt/core";
 import { TokenBucket } from "@loly-rt/ratelimit";
 import type { Backends } from "../backends/assemble.js";
 import type { Outages } from "../backends/outages.js";
-import { clientIp } from "./client-ip.js";
+import { clientIp, compileTrust, type TrustFn } from "./client-ip.js";
 import { closeAfter, REFUSED_SESSION_MS, type EngineConn } from "./engine.js";
 
 /** The per-IP decision for a session: admitted, over the limit, or not decidable (counter down, `deny`). */
@@ -35,6 +36,8 @@ export class Sessions {
   private readonly timeoutMs: number;
   /** One `close` listener for every session (`this` is the session): nothing allocated per session. */
   private readonly release: (this: EngineConn) => void;
+  /** `trustProxy`, compiled. */
+  private readonly trust: TrustFn;
 
   constructor(
     private readonly config: RealtimeConfig,
@@ -44,6 +47,7 @@ export class Sessions {
     this.limit = config.limits.connectionsPerIp;
     this.allowOnError = config.limits.onStoreError === "allow";
     this.timeoutMs = config.scale.commandTimeoutMs;
+    this.trust = compileTrust(config.trustProxy);
     const sessions = this.sessions;
     this.release = function (this: EngineConn): void {
       const ip = sessions.get(this)?.ip;
@@ -56,6 +60,11 @@ export class Sessions {
     return this.sessions.get(conn);
   }
 
+  /** The client IP of a request, by `trustProxy`. */
+  clientIp(req: IncomingMessage): string {
+    return clientIp(req, this.trust);
+  }
+
   /** Takes one namespace CONNECT from the session's budget; false when it is spent. */
   takeConnect(session: Session): boolean {
     const capacity = this.config.limits.namespacesPerConnection;
@@ -65,7 +74,7 @@ export class Sessions {
 
   /** Counts a new Engine.IO session (`io.engine`'s `connection` event). */
   open(conn: EngineConn): void {
-    const ip = clientIp(conn.request, this.config.trustProxy);
+    const ip = clientIp(conn.request, this.trust);
     const acquired = this.counter.acquire(ip, this.limit);
     const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null };
     this.sessions.set(conn, session);
