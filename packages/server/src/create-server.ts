@@ -1,5 +1,5 @@
-import { createServer } from "node:http";
 import { Server, type Namespace, type ServerOptions } from "socket.io";
+import * as defaultParser from "socket.io-parser";
 import { createBackends } from "./backends/assemble.js";
 import { boundedCalls } from "./backends/bounded.js";
 import { Outages } from "./backends/outages.js";
@@ -12,14 +12,20 @@ import { Sessions } from "./connection/sessions.js";
 import { NamespaceReaper } from "./connection/reaper.js";
 import { revalidateLocal } from "./connection/revalidate.js";
 import { listen } from "./http/listen.js";
-import { notFound, serveMetrics } from "./http/metrics-endpoint.js";
+import { createOwnServer, installFront } from "./http/front.js";
 import { createLogger } from "./logging.js";
 import { createServerMetrics } from "./metrics.js";
 import { collectRoutes } from "./routes/collect.js";
 import { compileRoute } from "./routes/compile.js";
 import { compileNamespace } from "./routes/namespace.js";
+import { boundedParser } from "./transport/bounded-parser.js";
 import type { SharedServices } from "./services.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
+
+/** Engine.IO's sessions by id (a protected field of its server, read to close one session at once). */
+function engineSessions(io: Server): Record<string, { close(discard: boolean): void } | undefined> {
+  return (io.engine as unknown as { clients?: Record<string, { close(discard: boolean): void }> } | undefined)?.clients ?? {};
+}
 
 /**
  * Creates a realtime server: validates the config, loads the routes, assembles state,
@@ -49,8 +55,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     bounded: boundedCalls(config.scale.commandTimeoutMs, production),
   };
 
-  const httpServer = options.httpServer ?? createServer(notFound);
-  const metricsEndpoint = config.metrics.enabled ? serveMetrics(httpServer, config.metrics.path, metrics.registry) : null;
+  const httpServer = options.httpServer ?? createOwnServer();
+  const front = installFront(httpServer, {
+    metrics: config.metrics.enabled ? { path: config.metrics.path, registry: metrics.registry } : undefined,
+    engine: { path: config.path, maxBytes: config.maxPayloadBytes, closeSession: (sid) => engineSessions(io)[sid]?.close(true) },
+  });
   const allowed = originAllowList(config.allowedOrigins);
   const ioOptions: Partial<ServerOptions> = {
     path: config.path,
@@ -59,6 +68,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     pingTimeout: config.pingTimeoutMs,
     maxHttpBufferSize: config.maxPayloadBytes,
     connectTimeout: config.connectTimeoutMs,
+    // One message, one cap: binary attachments count with their header; a partial message is dropped after pingTimeoutMs.
+    parser: boundedParser(defaultParser, config.maxPayloadBytes, config.pingTimeoutMs),
     serveClient: false,
     // Refused before a session (and a namespace) exists: counted under the namespace "(handshake)".
     allowRequest: allowRequest(allowed, () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc()),
@@ -114,7 +125,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         }).catch(() => undefined);
-        metricsEndpoint?.uninstall();
+        front.uninstall();
         await backends.close();
       })();
       return closing;

@@ -3,12 +3,13 @@
  * again as a client would, black-box, against a real server. Each test failed before its fix.
  * The long versions with figures are in attacks.test.ts / `docs/reliability.md`.
  */
+import { connect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { defineWssRoute } from "@loly-rt/core";
 import { Manager } from "socket.io-client";
 import { handshakeRefusal, refusal, request, sleep, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
 import { startOwnRedis, type OwnRedis } from "./support/procs.js";
-import { RawSocket, refusedHandshake } from "./support/raw.js";
+import { RawPolling, RawSocket, refusedHandshake } from "./support/raw.js";
 
 const servers: TestServer[] = [];
 async function server(...args: Parameters<typeof startServer>): Promise<TestServer> {
@@ -258,5 +259,91 @@ describe("9. trustProxy has Express's semantics (proxy-addr)", () => {
     const { resolveConfig } = await import("@loly-rt/server");
     expect(() => resolveConfig({ trustProxy: ["10.0.0.0/33"] as never }, {})).toThrow(/trustProxy\[0\]: expected an IP address, a CIDR/);
     expect(() => resolveConfig({ trustProxy: 0 as never }, {})).toThrow(/trustProxy: expected false, true, a hop count/);
+  });
+});
+
+describe("6. idle HTTP connections are bounded (on the HTTP server Loly creates)", () => {
+  const plain = defineWssRoute({ events: {} });
+
+  it("a polling POST whose Content-Length is over maxPayloadBytes is answered 413 before its body is read", async () => {
+    const srv = await server({ "/s": plain });
+    const poll = await RawPolling.open(srv.url);
+    const started = Date.now();
+    const answer = await rawHttp(srv.port, `POST /wss/?EIO=4&transport=polling&sid=${poll.sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 6400000\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 413/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it("idle TCP connections and stalled upgrades are closed once the head is late (10 s)", async () => {
+    const srv = await server({ "/s": plain });
+    const started = Date.now();
+    const idle = Array.from({ length: 20 }, () => openTcp(srv.port, ""));
+    const stalled = openTcp(srv.port, "GET /wss/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n");
+    const closedAfter = await Promise.all([...idle, stalled].map((c) => c.closed));
+    for (const ms of closedAfter) expect(ms - started).toBeLessThan(13_000);
+    expect(closedAfter.every((ms) => ms - started >= 9_000)).toBe(true);
+  }, 20_000);
+});
+
+/** Sends raw HTTP and resolves the first bytes of the answer. */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    socket.once("data", (d) => {
+      resolve(d.toString());
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}
+
+/** A raw TCP connection that sends `text` and then nothing; `closed` resolves with when the server closed it. */
+function openTcp(port: number, text: string): { closed: Promise<number> } {
+  const socket = connect(port, "127.0.0.1", () => {
+    if (text) socket.write(text);
+  });
+  socket.on("error", () => undefined);
+  socket.on("data", () => undefined);
+  return { closed: new Promise((resolve) => socket.once("close", () => resolve(Date.now()))) };
+}
+
+describe("2. one message, one cap: binary attachments count", () => {
+  let runs = 0;
+  const upload = defineWssRoute({
+    events: {
+      upload: () => {
+        runs++;
+        return "stored";
+      },
+      ping: () => "pong",
+    },
+  });
+
+  it("an event whose attachments add up past maxPayloadBytes never reaches its handler; the connection is closed", async () => {
+    const srv = await server({ "/s": upload }, { maxPayloadBytes: 65536 });
+    const s = await srv.connected("/s");
+    const before = runs;
+    const closed = new Promise<string>((resolve) => s.once("disconnect", (reason) => resolve(reason)));
+    // Ten attachments of 64 KiB: each one fits the cap, the message is ten times over it.
+    s.emit("upload", Array.from({ length: 10 }, () => Buffer.alloc(65536 - 64, 1)));
+    expect(await closed).toBe("transport close");
+    expect(runs).toBe(before);
+    // Under the cap, attachments still work.
+    const ok = await srv.connected("/s");
+    expect(await request(ok, "upload", [Buffer.alloc(20_000), Buffer.alloc(20_000)])).toEqual({ ok: true, data: "stored" });
+  });
+
+  it("a binary message whose attachments never all arrive is dropped after pingTimeoutMs", async () => {
+    const srv = await server({ "/s": upload }, { pingTimeoutMs: 300, pingIntervalMs: 60_000 });
+    const raw = await RawSocket.open(srv.url);
+    await raw.connect("/s");
+    const before = runs;
+    raw.send('452-/s,1["upload",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]');
+    raw.send(Buffer.alloc(30_000));
+    await sleep(600);
+    // The partial message was dropped: a new text event is read as a message of its own.
+    expect(await raw.emit("/s", ["ping"], 2)).toEqual({ ok: true, data: "pong" });
+    expect(runs).toBe(before);
+    raw.close();
   });
 });
