@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { createMemoryConnectionCounter, createMemoryPresence } from "./memory.js";
-import { presenceContract } from "./testing/contract.js";
+import { describePresenceConformance } from "@loly-rt/core/testing";
 
-presenceContract("memory", {
+describePresenceConformance("memory", {
   make: () => createMemoryPresence(),
   destroy: (backend) => backend.close(),
 });

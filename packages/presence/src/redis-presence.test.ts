@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LolyError } from "@loly-rt/core";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisPresence, type RedisPresence } from "./redis-presence.js";
-import { presenceContract } from "./testing/contract.js";
+import { describePresenceConformance } from "@loly-rt/core/testing";
 import { countingClient, eventually, freePort, keysWithTtl, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
 
 const sorted = (list: string[]): string[] => [...list].sort();
@@ -23,7 +23,7 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-presenceContract("redis", {
+describePresenceConformance("redis", {
   make: () => createRedisPresence({ redis, prefix: `${prefix}c${n++}:`, ttlMs: 5000 }),
   destroy: (backend) => backend.close(),
 });
@@ -37,7 +37,7 @@ beforeAll(() => {
 afterAll(() => {
   stringy.disconnect();
 });
-presenceContract("redis over a stringNumbers client", {
+describePresenceConformance("redis over a stringNumbers client", {
   make: () => createRedisPresence({ redis: stringy, prefix: `${prefix}s${n++}:`, ttlMs: 5000 }),
   destroy: (backend) => backend.close(),
 });

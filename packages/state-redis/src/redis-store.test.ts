@@ -3,7 +3,6 @@ import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { LolyError } from "@loly-rt/core";
-import type { JsonValue } from "@loly-rt/core";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { spawnTsFixture } from "../../../tests/setup/child.js";
@@ -123,14 +122,7 @@ describe("key layout", () => {
 });
 
 describe("values", () => {
-  it("follows JSON semantics like the memory store", async () => {
-    const s = store();
-    const date = new Date("2024-01-02T03:04:05.000Z");
-    await s.set("json", { keep: 1, dropped: undefined, date, nan: Number.NaN } as unknown as JsonValue);
-    expect(await s.get("json")).toEqual({ keep: 1, date: "2024-01-02T03:04:05.000Z", nan: null });
-    await expect(s.set("json", undefined as unknown as JsonValue)).rejects.toThrow(/values must be JSON/);
-  });
-
+  // JSON semantics are part of the conformance suite (redis-store.conformance.test.ts).
   it("rounds a fractional ttlMs up to whole milliseconds", async () => {
     const s = store();
     await s.set("fraction", 1, { ttlMs: 50.2 });

@@ -1,21 +1,34 @@
-/**
- * The PresenceBackend contract as one suite, run against every backend (memory and Redis).
- * `make` returns a fresh, empty backend for each test; `destroy` closes it and frees what
- * it used.
- */
-import type { PresenceBackend } from "@loly-rt/core";
+/** The conformance suite of the `PresenceBackend` contract. */
 import { afterEach, describe, expect, it } from "vitest";
+import type { PresenceBackend } from "../presence.js";
 
-/** How the suite gets a fresh backend and gets rid of it. */
-export interface PresenceContractOptions {
+/** Options of {@link describePresenceConformance}: how the suite gets a fresh backend and gets rid of it. */
+export interface PresenceConformanceOptions {
+  /** Returns a fresh, empty backend; called once per test. */
   make: () => PresenceBackend | Promise<PresenceBackend>;
+  /** Closes a backend `make` returned and frees what it used (for Redis: its keys); runs after each test. */
   destroy: (backend: PresenceBackend) => Promise<void>;
 }
 
 const sorted = (list: string[]): string[] => [...list].sort();
 
-/** Registers the PresenceBackend contract suite (one `describe`) for one backend. */
-export function presenceContract(name: string, options: PresenceContractOptions): void {
+/**
+ * Registers a vitest suite (one `describe`) that proves a {@link PresenceBackend} keeps the
+ * contract: users per namespace and room without duplicates, a user online until their last
+ * socket leaves, re-adding a socket moves it, remove leaves every room, unknown sockets are
+ * ignored, namespaces and rooms never mix even when their names share separators, and an
+ * idempotent `close` that forgets this instance's entries.
+ *
+ * @example
+ * import { describePresenceConformance } from "@loly-rt/core/testing";
+ * import { createMyPresence } from "./my-presence.js";
+ *
+ * describePresenceConformance("my presence", {
+ *   make: () => createMyPresence(),
+ *   destroy: (backend) => backend.close(),
+ * });
+ */
+export function describePresenceConformance(name: string, options: PresenceConformanceOptions): void {
   describe(`PresenceBackend contract: ${name}`, () => {
     const open: PresenceBackend[] = [];
     const make = async (): Promise<PresenceBackend> => {

@@ -1,9 +1,7 @@
-/**
- * Conformance suites for implementations of the core contracts. Import from
- * `@loly-rt/core/testing` inside a vitest test file (vitest is an optional peer dependency).
- */
+/** The conformance suite of the `RealtimeStateStore` contract. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonValue, RealtimeStateStore } from "../store.js";
+import { describeJsonSemantics } from "./json.js";
 
 /** Builds the store under test. Called once for the shared instance and once per close test. */
 export type StoreFactory = () => Promise<RealtimeStateStore> | RealtimeStateStore;
@@ -30,7 +28,9 @@ export interface StoreConformanceOptions {
 
 /**
  * Registers a vitest suite that proves a {@link RealtimeStateStore} keeps every guarantee of
- * the contract: JSON round trip without shared references, TTL never leaking through any
+ * the contract: JSON round trip without shared references, JSON semantics (what
+ * `JSON.stringify`/`JSON.parse` give back; a value JSON cannot hold is refused with a
+ * `TypeError` saying "values must be JSON"), TTL never leaking through any
  * method, atomic `incr`/`decr`, list and set semantics, exclusive self-expiring locks whose
  * stale release is harmless, wrong-type errors and an idempotent `close`.
  *
@@ -166,6 +166,8 @@ export function describeStoreConformance(
         expect(await store.get(setKey)).toEqual({ now: "a value" });
       });
     });
+
+    describeJsonSemantics(() => store, key);
 
     describe("TTL", () => {
       it("keeps a key until its ttlMs elapses, then never returns it", async () => {
