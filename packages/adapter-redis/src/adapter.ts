@@ -1,4 +1,5 @@
 import { LolyError } from "@loly-rt/core";
+import { closeRedisClient, createOutageReporter } from "@loly-rt/core/redis";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis, type RedisOptions } from "ioredis";
 
@@ -105,27 +106,36 @@ function guarded(client: Redis, report: (err: unknown) => void): Redis {
   });
 }
 
-/** Ends an owned client: QUIT when connected (waiting for the socket to close, at most 1 s), else disconnect. */
-function quit(client: Redis): Promise<void> {
-  if (client.status === "end") return Promise.resolve();
-  if (client.status !== "ready") {
-    // ioredis leaves a client that is between reconnection attempts in "reconnecting" after
-    // disconnect(), but stops its timers: nothing is left running.
-    client.disconnect();
-    return Promise.resolve();
-  }
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      client.disconnect();
-      resolve();
-    }, 1000);
-    timer.unref();
-    client.once("end", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    client.quit().catch(() => client.disconnect());
-  });
+/** An owned client gets this long to end after QUIT before it is dropped. */
+const CLOSE_TIMEOUT_MS = 1000;
+
+/** The listeners that report one client's errors: `report` for 'error' events and failed commands, `ready` ends an outage. */
+interface ClientReporter {
+  report: (err: unknown) => void;
+  ready: () => void;
+}
+
+/**
+ * Every error of `client` to `onError` when given (one that throws must not turn into an
+ * unhandled error), else a process warning once per outage and client.
+ */
+function clientReporter(
+  client: Redis,
+  stage: RedisAdapterErrorStage,
+  onError: ((err: unknown, stage: RedisAdapterErrorStage) => void) | undefined,
+): ClientReporter {
+  const handler = onError && ((err: unknown): void => onError(err, stage));
+  const outage = createOutageReporter<void>(
+    handler
+      ? { onFirst: handler, onRepeat: handler }
+      : {
+          onFirst: (err) => {
+            const message = err instanceof Error ? err.message : String(err);
+            process.emitWarning(`@loly-rt/adapter-redis ${stage} client (${client.status}): ${message}`, "LolyAdapterWarning");
+          },
+        },
+  );
+  return { report: (err: unknown): void => outage.fail(err), ready: (): void => outage.ok() };
 }
 
 /**
@@ -169,30 +179,8 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     owned.push(pubClient, subClient);
   }
 
-  const reporter = (client: Redis, stage: RedisAdapterErrorStage): { report: (err: unknown) => void; ready: () => void } => {
-    let warned = false;
-    return {
-      report: (err: unknown): void => {
-        if (onError) {
-          try {
-            onError(err, stage);
-          } catch {
-            // A throwing error handler must not turn into an unhandled error.
-          }
-          return;
-        }
-        if (warned) return;
-        warned = true;
-        const message = err instanceof Error ? err.message : String(err);
-        process.emitWarning(`@loly-rt/adapter-redis ${stage} client (${client.status}): ${message}`, "LolyAdapterWarning");
-      },
-      ready: (): void => {
-        warned = false;
-      },
-    };
-  };
-  const pub = reporter(pubClient, "pub");
-  const sub = reporter(subClient, "sub");
+  const pub = clientReporter(pubClient, "pub", onError);
+  const sub = clientReporter(subClient, "sub", onError);
   pubClient.on("error", pub.report);
   pubClient.on("ready", pub.ready);
   subClient.on("error", sub.report);
@@ -225,7 +213,7 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
           client.off("error", r.report);
           client.off("ready", r.ready);
         }
-        closing = Promise.all(owned.map(quit)).then(() => undefined);
+        closing = Promise.all(owned.map((client) => closeRedisClient(client, { timeoutMs: CLOSE_TIMEOUT_MS }))).then(() => undefined);
       }
       return closing;
     },

@@ -1,13 +1,13 @@
 import type { ConnectionCounter } from "@loly-rt/core";
-import type { Redis } from "ioredis";
+import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { CounterModel } from "./model.js";
-import { openRegistry, script, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 
 /** Options of {@link createRedisConnectionCounter}. */
 export interface RedisConnectionCounterOptions {
-  /** An ioredis client (yours: the counter never closes it). */
-  redis: Redis;
+  /** An ioredis client, or any client of that shape (yours: the counter never closes it). */
+  redis: RedisClientLike;
   /**
    * The cluster's name: keys live under `${prefix}conn:` (after the client's ioredis
    * `keyPrefix`, if it has one).
@@ -43,8 +43,8 @@ export interface RedisConnectionCounter extends ConnectionCounter {
   count(ip: string): void;
 }
 
-const acquireScript = script(ACQUIRE);
-const releaseScript = script(RELEASE);
+const acquireScript = luaScript(ACQUIRE);
+const releaseScript = luaScript(RELEASE);
 const done: Promise<void> = Promise.resolve();
 
 /**

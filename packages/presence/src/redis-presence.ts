@@ -1,16 +1,17 @@
 import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
-import type { Redis } from "ioredis";
+import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
-import { openRegistry, script, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS } from "./scripts.js";
 
 /** Options of {@link createRedisPresence}. */
 export interface RedisPresenceOptions {
   /**
-   * An ioredis client (yours: presence never closes it). Bound its commands (`commandTimeout`, `maxRetriesPerRequest`)
-   * or wrap calls in a timeout: presence calls reject when Redis does.
+   * An ioredis client, or any client of that shape (yours: presence never closes it). Bound its
+   * commands (`commandTimeout`, `maxRetriesPerRequest`) or wrap calls in a timeout: presence
+   * calls reject when Redis does.
    */
-  redis: Redis;
+  redis: RedisClientLike;
   /**
    * The cluster's name: keys live under `${prefix}presence:` (after the client's ioredis
    * `keyPrefix`, if it has one). Instances with the same Redis and prefix see each other.
@@ -41,9 +42,9 @@ export interface RedisPresence extends PresenceBackend {
   readonly instanceId: string;
 }
 
-const usersScript = script(USERS);
-const socketsScript = script(SOCKETS);
-const onlineScript = script(ONLINE);
+const usersScript = luaScript(USERS);
+const socketsScript = luaScript(SOCKETS);
+const onlineScript = luaScript(ONLINE);
 const done: Promise<void> = Promise.resolve();
 
 /**

@@ -1,7 +1,17 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { LolyError } from "@loly-rt/core";
-import type { Redis } from "ioredis";
+import {
+  createOutageReporter,
+  DEFAULT_KEY_PREFIX,
+  luaScript,
+  runScript,
+  type LuaScript,
+  type OutageReporter,
+  type RedisArg,
+  type RedisClientLike,
+  type RunScriptOptions,
+} from "@loly-rt/core/redis";
 import { CLOSE, HEARTBEAT, REASSERT, WRITE } from "./scripts.js";
 import type { ChangeList } from "./model.js";
 
@@ -11,34 +21,10 @@ export type RedisPresenceErrorStage = "heartbeat" | "close";
 /** Receives background Redis failures (they never become unhandled rejections). */
 export type RedisPresenceErrorHandler = (err: unknown, stage: RedisPresenceErrorStage) => void;
 
-/** A Lua script with its SHA1, run with EVALSHA and loaded with EVAL only when Redis lacks it. */
-export interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-
-/** Wraps a Lua source with its SHA1 (computed once, at module load). */
-export function script(source: string): Script {
-  return { source, sha: createHash("sha1").update(source).digest("hex") };
-}
-
-/**
- * One round trip: EVALSHA; a second one (EVAL, which also caches it) only after NOSCRIPT
- * (first use, or Redis restarted). `onFallback` runs then: the EVAL goes out after commands
- * sent meanwhile, so it may land out of order.
- */
-export function runScript(redis: Redis, s: Script, args: (string | number)[], onFallback?: () => void): Promise<unknown> {
-  return redis.evalsha(s.sha, 0, ...args).catch((err: unknown) => {
-    if (!(err instanceof Error && err.message.startsWith("NOSCRIPT"))) throw err;
-    onFallback?.();
-    return redis.eval(s.source, 0, ...args);
-  });
-}
-
-const heartbeatScript = script(HEARTBEAT);
-const reassertScript = script(REASSERT);
-const writeScript = script(WRITE);
-const closeScript = script(CLOSE);
+const heartbeatScript = luaScript(HEARTBEAT);
+const reassertScript = luaScript(REASSERT);
+const writeScript = luaScript(WRITE);
+const closeScript = luaScript(CLOSE);
 
 /** A default instance id: readable in `redis-cli`, unique across hosts, processes and restarts. */
 export function defaultInstanceId(): string {
@@ -59,14 +45,14 @@ function validateCommon(what: string, prefix: string, ttlMs: number, instanceId:
  * command has; the scripts here name their keys from arguments, so they add it themselves and
  * every key of the app stays under the client's prefix.
  */
-function clientKeyPrefix(redis: Redis): string {
-  const keyPrefix = (redis as { options?: { keyPrefix?: unknown } }).options?.keyPrefix;
+function clientKeyPrefix(redis: RedisClientLike): string {
+  const keyPrefix: unknown = redis.options?.keyPrefix;
   return typeof keyPrefix === "string" ? keyPrefix : "";
 }
 
 /** The options both Redis-backed factories take (each documents them on its own options type). */
 export interface InstanceOptions {
-  redis: Redis;
+  redis: RedisClientLike;
   prefix?: string;
   ttlMs?: number;
   instanceId?: string;
@@ -75,7 +61,7 @@ export interface InstanceOptions {
 
 /**
  * The registry of a Redis-backed factory (`what` names it in errors): applies the defaults
- * (prefix `"loly:"`, ttlMs 15000, a generated instance id), checks them, and roots the keys at
+ * (prefix {@link DEFAULT_KEY_PREFIX}, ttlMs 15000, a generated instance id), checks them, and roots the keys at
  * `<the client's keyPrefix><prefix><segment>:`.
  */
 export function openRegistry(
@@ -85,7 +71,7 @@ export function openRegistry(
   kind: string,
   snapshot: (out: ChangeList) => ChangeList,
 ): InstanceRegistry {
-  const prefix = options.prefix ?? "loly:";
+  const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
   const ttlMs = options.ttlMs ?? 15_000;
   const instanceId = options.instanceId ?? defaultInstanceId();
   validateCommon(what, prefix, ttlMs, instanceId);
@@ -105,7 +91,7 @@ export function openRegistry(
 
 /** What an {@link InstanceRegistry} needs: where to write, for how long, and how to rebuild. */
 export interface RegistryOptions {
-  redis: Redis;
+  redis: RedisClientLike;
   /** `<prefix>presence:` or `<prefix>conn:`. */
   root: string;
   instanceId: string;
@@ -122,7 +108,7 @@ export interface RegistryOptions {
  * (`snapshot`) when Redis lost it or when a write may not have landed.
  */
 export class InstanceRegistry {
-  readonly redis: Redis;
+  readonly redis: RedisClientLike;
   readonly root: string;
   readonly base: string;
   readonly id: string;
@@ -135,14 +121,16 @@ export class InstanceRegistry {
 
   private readonly marker: string;
   private readonly snapshot: (out: ChangeList) => ChangeList;
-  private readonly onError: RedisPresenceErrorHandler | undefined;
+  private readonly outage: OutageReporter<RedisPresenceErrorStage>;
   private readonly timer: NodeJS.Timeout;
   private beating = false;
-  private failing = false;
   private closing: Promise<void> | undefined;
   private readonly onReady = (): void => void this.beat();
-  private readonly markDirty = (): void => {
-    this.dirty = true;
+  /** A write sent as EVAL may land out of order with the others: the next heartbeat re-asserts. */
+  private readonly dirtyOnFallback: RunScriptOptions<unknown> = {
+    onFallback: () => {
+      this.dirty = true;
+    },
   };
 
   constructor(options: RegistryOptions) {
@@ -152,7 +140,7 @@ export class InstanceRegistry {
     this.base = `${options.root}i:${options.instanceId}`;
     this.ttl = String(Math.ceil(options.ttlMs));
     this.snapshot = options.snapshot;
-    this.onError = options.onError;
+    this.outage = outageReporter(options.onError, this.base);
     this.marker = JSON.stringify({ kind: options.kind, host: hostname(), pid: process.pid, since: Date.now() });
     this.timer = setInterval(this.onReady, Math.max(10, Math.floor(options.ttlMs / 3)));
     this.timer.unref();
@@ -162,16 +150,16 @@ export class InstanceRegistry {
   }
 
   /** Runs a read-only script. */
-  run(s: Script, args: (string | number)[]): Promise<unknown> {
-    return runScript(this.redis, s, args);
+  run(s: LuaScript, args: RedisArg[]): Promise<unknown> {
+    return runScript(this.redis, s, 0, args);
   }
 
   /**
    * Runs a script that changes this instance's data. When it had to fall back to EVAL it may
    * have landed out of order with the other writes: the next heartbeat re-asserts.
    */
-  mutate(s: Script, args: (string | number)[]): Promise<unknown> {
-    return runScript(this.redis, s, args, this.markDirty);
+  mutate(s: LuaScript, args: RedisArg[]): Promise<unknown> {
+    return runScript(this.redis, s, 0, args, this.dirtyOnFallback);
   }
 
   /** Applies hash writes in one round trip; a failure leaves Redis to be re-asserted. */
@@ -197,10 +185,10 @@ export class InstanceRegistry {
         this.generation++;
         await this.mutate(reassertScript, [this.root, this.id, this.ttl, this.marker, ...this.snapshot([])]);
       }
-      this.failing = false;
+      this.outage.ok();
     } catch (err) {
       this.dirty = true;
-      this.report(err, "heartbeat");
+      this.outage.fail(err, "heartbeat");
     } finally {
       this.beating = false;
     }
@@ -214,25 +202,23 @@ export class InstanceRegistry {
       this.redis.off("ready", this.onReady);
       this.closing = this.run(closeScript, [this.root, this.id]).then(
         () => undefined,
-        (err: unknown) => this.report(err, "close"),
+        (err: unknown) => this.outage.fail(err, "close"),
       );
     }
     return this.closing;
   }
+}
 
-  private report(err: unknown, stage: RedisPresenceErrorStage): void {
-    if (this.onError) {
-      try {
-        this.onError(err, stage);
-      } catch {
-        // A throwing error handler must not break the heartbeat.
-      }
-      return;
-    }
-    // Without a handler, warn once per outage rather than once per heartbeat.
-    if (this.failing) return;
-    this.failing = true;
-    const message = err instanceof Error ? err.message : String(err);
-    process.emitWarning(`@loly-rt/presence ${stage} failed for ${this.base}: ${message}`, "LolyPresenceWarning");
-  }
+/**
+ * Every failure to `onError` when given (one that throws must not break the heartbeat), else a
+ * process warning once per outage rather than once per heartbeat.
+ */
+function outageReporter(onError: RedisPresenceErrorHandler | undefined, base: string): OutageReporter<RedisPresenceErrorStage> {
+  if (onError) return createOutageReporter({ onFirst: onError, onRepeat: onError });
+  return createOutageReporter<RedisPresenceErrorStage>({
+    onFirst: (err, stage) => {
+      const message = err instanceof Error ? err.message : String(err);
+      process.emitWarning(`@loly-rt/presence ${stage} failed for ${base}: ${message}`, "LolyPresenceWarning");
+    },
+  });
 }

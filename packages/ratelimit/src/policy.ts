@@ -1,4 +1,5 @@
-import { withTimeout } from "@loly-rt/core/internal";
+import { isThenable, withTimeout } from "@loly-rt/core/internal";
+import { createOutageReporter } from "@loly-rt/core/redis";
 import type { RateLimitBackend, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
 
 /** Options of {@link withStorePolicy}. */
@@ -36,20 +37,6 @@ export interface StorePolicyBackend extends RateLimitBackend {
 
 const ALLOWED: RateLimitDecision = Object.freeze({ allowed: true, remaining: 0, retryAfterMs: 0 });
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === "function";
-}
-
-/** Runs a user callback; one that throws must not turn a decision into a failure. */
-function notify<A extends unknown[]>(fn: ((...args: A) => void) | undefined, ...args: A): void {
-  if (fn === undefined) return;
-  try {
-    fn(...args);
-  } catch {
-    // Swallowed on purpose: see above.
-  }
-}
-
 /**
  * Gives a (cluster-wide) backend a declared behaviour when its store is unreachable, as the
  * server does for every limiter that is not per socket.
@@ -81,22 +68,23 @@ export function withStorePolicy(backend: RateLimitBackend, options: StorePolicyO
     options.onStoreError === "deny"
       ? Object.freeze({ allowed: false, remaining: 0, retryAfterMs: options.denyRetryAfterMs ?? 1000 })
       : ALLOWED;
-  let outage = false;
   let calls = 0;
   // Calls numbered up to this one started before the last recovery.
   let recoveredAt = 0;
+  // A callback that throws must not turn a decision into a failure: the reporter swallows it.
+  const outage = createOutageReporter({
+    onFirst: (err) => onOutage?.(err),
+    onRecover: () => {
+      recoveredAt = calls;
+      onRecover?.();
+    },
+  });
 
   const failed = (id: number, err: unknown): void => {
-    if (outage || id <= recoveredAt) return;
-    outage = true;
-    notify(onOutage, err);
+    if (outage.down || id <= recoveredAt) return;
+    outage.fail(err);
   };
-  const succeeded = (): void => {
-    if (!outage) return;
-    outage = false;
-    recoveredAt = calls;
-    notify(onRecover);
-  };
+  const succeeded = (): void => outage.ok();
   const onDecision = (decision: RateLimitDecision): RateLimitDecision => {
     succeeded();
     return decision;
@@ -106,7 +94,7 @@ export function withStorePolicy(backend: RateLimitBackend, options: StorePolicyO
     local: backend.local,
 
     get outage(): boolean {
-      return outage;
+      return outage.down;
     },
 
     consume(key: string, spec: TokenBucketSpec, cost?: number): RateLimitDecision | Promise<RateLimitDecision> {

@@ -1,6 +1,11 @@
-import { createHash } from "node:crypto";
 import type { RateLimitBackend, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
-import type { Cluster, Redis } from "ioredis";
+import {
+  DEFAULT_KEY_PREFIX,
+  evalOnNoScript,
+  luaScript,
+  type RedisClientLike,
+  type RunScriptOptions,
+} from "@loly-rt/core/redis";
 
 /**
  * The token-bucket script of the Redis backend: one key, three arguments (capacity, refill
@@ -47,16 +52,19 @@ end
 return {math.max(0, math.floor((burst - (tat - now)) / msPerToken + 1e-9)), math.ceil(after - burst - now - 1e-9)}
 `;
 
+const tokenBucket = luaScript(TOKEN_BUCKET_SCRIPT);
+
 /** SHA1 of {@link TOKEN_BUCKET_SCRIPT}, as `EVALSHA` takes it. */
-export const TOKEN_BUCKET_SHA = createHash("sha1").update(TOKEN_BUCKET_SCRIPT).digest("hex");
+export const TOKEN_BUCKET_SHA = tokenBucket.sha;
 
 /** Options of {@link createRedisRateLimitBackend}. */
 export interface RedisRateLimitOptions {
   /**
-   * Your ioredis client (or cluster). The backend never closes it. Give it a
-   * `commandTimeout` or wrap the backend in `withStorePolicy` so no decision waits forever.
+   * Your ioredis client or cluster (or any client of that shape). The backend never closes it.
+   * Give it a `commandTimeout` or wrap the backend in `withStorePolicy` so no decision waits
+   * forever.
    */
-  redis: Redis | Cluster;
+  redis: RedisClientLike;
   /**
    * The cluster's key prefix; buckets live under `${prefix}rl:`.
    * @default "loly:"
@@ -84,9 +92,8 @@ function toDecision(reply: unknown): RateLimitDecision {
   return { allowed: false, remaining: Number(reply[0]), retryAfterMs: Number(reply[1]) };
 }
 
-function isNoScript(err: unknown): boolean {
-  return err instanceof Error && err.message.startsWith("NOSCRIPT");
-}
+/** The fallback parses its reply like the EVALSHA does (one constant: nothing allocated per call). */
+const decide: RunScriptOptions<RateLimitDecision> = { parse: toDecision };
 
 /**
  * A cluster-wide token-bucket backend over Redis. Each decision is one `EVALSHA` of
@@ -103,8 +110,8 @@ function isNoScript(err: unknown): boolean {
  * const d = await limiter.consume(`user:${userId}`, { capacity: 3, refillPerSecond: 1 });
  */
 export function createRedisRateLimitBackend(options: RedisRateLimitOptions): RedisRateLimitBackend {
-  const redis = options.redis as Redis;
-  const keyPrefix = `${options.prefix ?? "loly:"}rl:`;
+  const redis = options.redis;
+  const keyPrefix = `${options.prefix ?? DEFAULT_KEY_PREFIX}rl:`;
 
   return {
     local: false,
@@ -114,10 +121,11 @@ export function createRedisRateLimitBackend(options: RedisRateLimitOptions): Red
       const fullKey = keyPrefix + key;
       const capacity = spec.capacity;
       const rate = spec.refillPerSecond;
-      return redis.evalsha(TOKEN_BUCKET_SHA, 1, fullKey, capacity, rate, cost).then(toDecision, (err: unknown) => {
-        if (!isNoScript(err)) throw err;
-        return redis.eval(TOKEN_BUCKET_SCRIPT, 1, fullKey, capacity, rate, cost).then(toDecision);
-      });
+      // EVALSHA sent here with spread arguments, not through runScript: the hot path builds no
+      // arguments array; only the rare NOSCRIPT fallback does.
+      return redis
+        .evalsha(TOKEN_BUCKET_SHA, 1, fullKey, capacity, rate, cost)
+        .then(toDecision, (err: unknown) => evalOnNoScript(err, redis, tokenBucket, 1, [fullKey, capacity, rate, cost], decide));
     },
 
     async reset(key: string): Promise<void> {

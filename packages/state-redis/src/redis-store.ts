@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { LolyError } from "@loly-rt/core";
 import type { JsonValue, LockRelease, RealtimeStateStore, StoreSetOptions } from "@loly-rt/core";
+import { closeRedisClient, createOutageReporter, DEFAULT_KEY_PREFIX, luaScript, runScript } from "@loly-rt/core/redis";
 import { Redis } from "ioredis";
 import type { RedisOptions } from "ioredis";
 
@@ -40,12 +41,8 @@ export interface RedisStateStore extends RealtimeStateStore {
 }
 
 /** Deletes the lock only when it still holds the caller's token: a stale release frees nothing. */
-const RELEASE_SCRIPT = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
-return 0`;
-const RELEASE_SHA = createHash("sha1").update(RELEASE_SCRIPT).digest("hex");
-
-const DEFAULT_PREFIX = "loly:";
-const CLOSE_WAIT_MS = 2000;
+const releaseScript = luaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`);
 
 function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === "ReplyError";
@@ -105,7 +102,7 @@ function checkInteger(by: number, op: string, key: string): void {
  * if (release) try { ... } finally { await release(); }
  */
 export function createRedisStateStore(options: RedisStateStoreOptions): RedisStateStore {
-  const { redis: given, url, redisOptions, prefix = DEFAULT_PREFIX, onError } = options ?? {};
+  const { redis: given, url, redisOptions, prefix = DEFAULT_KEY_PREFIX, onError } = options ?? {};
   if (given !== undefined && url !== undefined) {
     throw new TypeError("createRedisStateStore: pass either `redis` (your ioredis client) or `url`, not both");
   }
@@ -125,23 +122,18 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
 
   let errorListener: ((err: Error) => void) | undefined;
   if (onError !== undefined) {
-    errorListener = (err: Error): void => {
-      try {
-        onError(err);
-      } catch {
-        // A throwing onError must not turn a Redis hiccup into a crash.
-      }
-    };
+    // Every error to onError; one that throws must not turn a Redis hiccup into a crash.
+    const errors = createOutageReporter<void>({ onFirst: onError, onRepeat: onError });
+    errorListener = (err: Error): void => errors.fail(err);
   } else if (owned) {
-    let warned = false;
-    errorListener = (err: Error): void => {
-      if (warned) return;
-      warned = true;
-      console.warn(`[@loly-rt/state-redis] Redis error (further errors are silent until it reconnects): ${err.message}`);
-    };
-    redis.on("ready", () => {
-      warned = false;
+    const outage = createOutageReporter<void>({
+      onFirst: (err) => {
+        const message = err instanceof Error ? err.message : String(err);
+        console.warn(`[@loly-rt/state-redis] Redis error (further errors are silent until it reconnects): ${message}`);
+      },
     });
+    errorListener = (err: Error): void => outage.fail(err);
+    redis.on("ready", () => outage.ok());
   }
   if (errorListener !== undefined) redis.on("error", errorListener);
 
@@ -153,15 +145,9 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     }
   };
 
-  const release = async (lockKey: string, token: string): Promise<boolean> => {
-    try {
-      return Number(await redis.evalsha(RELEASE_SHA, 1, lockKey, token)) === 1;
-    } catch (err) {
-      // Script caches are emptied by restarts and SCRIPT FLUSH: EVAL loads it again.
-      if (!(isReplyError(err) && err.message.startsWith("NOSCRIPT"))) throw err;
-      return Number(await redis.eval(RELEASE_SCRIPT, 1, lockKey, token)) === 1;
-    }
-  };
+  // Script caches are emptied by restarts and SCRIPT FLUSH: runScript loads it again with EVAL.
+  const release = async (lockKey: string, token: string): Promise<boolean> =>
+    Number(await runScript(redis, releaseScript, 1, [lockKey, token])) === 1;
 
   return {
     redis,
@@ -302,32 +288,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
           return;
         }
         // Listeners stay on the owned client: a late error must still find one.
-        const status = redis.status;
-        if (status === "end") return;
-        if (status === "reconnecting") {
-          // Between attempts there is no socket: cancelling the retry timer is all it takes
-          // (ioredis emits no "end" in this state).
-          redis.disconnect();
-          return;
-        }
-        const ended = new Promise<void>((resolve) => redis.once("end", () => resolve()));
-        if (status === "ready") {
-          try {
-            await redis.quit();
-          } catch {
-            redis.disconnect();
-          }
-        } else {
-          // Not connected: QUIT would wait in the offline queue; drop the connection attempt.
-          redis.disconnect();
-        }
-        // QUIT resolves on its reply; the socket is gone only at "end" (bounded, in case the
-        // client is in a state where ioredis never emits it).
-        if (redis.status !== "end") {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          await Promise.race([ended, new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)))]);
-          clearTimeout(timer);
-        }
+        await closeRedisClient(redis);
       })();
       return closing;
     },
