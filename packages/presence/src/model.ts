@@ -127,11 +127,6 @@ export class PresenceModel {
     this.dropFromRoom(ns, namespace, room, userOf(entry), out);
   }
 
-  /** True when `socketId` is registered in `namespace`. */
-  has(namespace: string, socketId: string): boolean {
-    return this.namespaces.get(namespace)?.sockets.has(socketId) ?? false;
-  }
-
   users(namespace: string, room?: string): string[] {
     const ns = this.namespaces.get(namespace);
     if (!ns) return [];
