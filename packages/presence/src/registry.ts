@@ -151,7 +151,7 @@ export class InstanceRegistry {
 
   /** Runs a read-only script. */
   run(s: LuaScript, args: RedisArg[]): Promise<unknown> {
-    return runScript(this.redis, s, 0, args);
+    return runScript(this.redis, s, args);
   }
 
   /**
@@ -159,7 +159,7 @@ export class InstanceRegistry {
    * have landed out of order with the other writes: the next heartbeat re-asserts.
    */
   mutate(s: LuaScript, args: RedisArg[]): Promise<unknown> {
-    return runScript(this.redis, s, 0, args, this.dirtyOnFallback);
+    return runScript(this.redis, s, args, this.dirtyOnFallback);
   }
 
   /** Applies hash writes in one round trip; a failure leaves Redis to be re-asserted. */

@@ -52,7 +52,7 @@ end
 return {math.max(0, math.floor((burst - (tat - now)) / msPerToken + 1e-9)), math.ceil(after - burst - now - 1e-9)}
 `;
 
-const tokenBucket = luaScript(TOKEN_BUCKET_SCRIPT);
+const tokenBucket = luaScript(TOKEN_BUCKET_SCRIPT, 1);
 
 /** SHA1 of {@link TOKEN_BUCKET_SCRIPT}, as `EVALSHA` takes it. */
 export const TOKEN_BUCKET_SHA = tokenBucket.sha;
@@ -125,7 +125,7 @@ export function createRedisRateLimitBackend(options: RedisRateLimitOptions): Red
       // arguments array; only the rare NOSCRIPT fallback does.
       return redis
         .evalsha(TOKEN_BUCKET_SHA, 1, fullKey, capacity, rate, cost)
-        .then(toDecision, (err: unknown) => evalOnNoScript(err, redis, tokenBucket, 1, [fullKey, capacity, rate, cost], decide));
+        .then(toDecision, (err: unknown) => evalOnNoScript(err, redis, tokenBucket, [fullKey, capacity, rate, cost], decide));
     },
 
     async reset(key: string): Promise<void> {

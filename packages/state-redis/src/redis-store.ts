@@ -42,7 +42,7 @@ export interface RedisStateStore extends RealtimeStateStore {
 
 /** Deletes the lock only when it still holds the caller's token: a stale release frees nothing. */
 const releaseScript = luaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
-return 0`);
+return 0`, 1);
 
 function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === "ReplyError";
@@ -147,7 +147,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
 
   // Script caches are emptied by restarts and SCRIPT FLUSH: runScript loads it again with EVAL.
   const release = async (lockKey: string, token: string): Promise<boolean> =>
-    Number(await runScript(redis, releaseScript, 1, [lockKey, token])) === 1;
+    Number(await runScript(redis, releaseScript, [lockKey, token])) === 1;
 
   return {
     redis,

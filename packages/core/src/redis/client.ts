@@ -14,7 +14,7 @@ export type RedisArg = string | number;
  *
  * @example
  * const redis: RedisScriptClient = new Redis(process.env.REDIS_URL!);
- * await runScript(redis, luaScript("return ARGV[1]"), 0, ["hi"]); // "hi"
+ * await runScript(redis, luaScript("return ARGV[1]"), ["hi"]); // "hi"
  */
 export interface RedisScriptClient {
   /** Runs a script Redis has cached under its SHA1. */

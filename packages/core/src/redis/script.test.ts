@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 /** A script this Redis has never seen (its source is unique), so its first EVALSHA is NOSCRIPT. */
-const fresh = (body: string) => luaScript(`-- ${randomBytes(8).toString("hex")}\n${body}`);
+const fresh = (body: string, numKeys = 0) => luaScript(`-- ${randomBytes(8).toString("hex")}\n${body}`, numKeys);
 
 /** The commands sent through `redis`, by name. */
 function recording(client: Redis): { client: RedisScriptClient; sent: string[] } {
@@ -47,32 +47,32 @@ describe("luaScript", () => {
 
 describe("runScript", () => {
   it("falls back to EVAL once on NOSCRIPT, tells onFallback, and then runs by SHA", async () => {
-    const s = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])");
+    const s = fresh("return redis.call('INCRBY', KEYS[1], ARGV[1])", 1);
     const { client, sent } = recording(redis);
     let fallbacks = 0;
     const options = { onFallback: () => void fallbacks++, parse: (reply: unknown) => Number(reply) };
-    expect(await runScript(client, s, 1, [`${prefix}n`, 2], options)).toBe(2);
+    expect(await runScript(client, s, [`${prefix}n`, 2], options)).toBe(2);
     expect(sent).toEqual(["evalsha", "eval"]);
     expect(fallbacks).toBe(1);
-    expect(await runScript(client, s, 1, [`${prefix}n`, 3], options)).toBe(5);
+    expect(await runScript(client, s, [`${prefix}n`, 3], options)).toBe(5);
     expect(sent).toEqual(["evalsha", "eval", "evalsha"]);
     expect(fallbacks).toBe(1);
   });
 
   it("answers the raw reply without parse", async () => {
     const s = fresh("return {ARGV[1], 7}");
-    expect(await runScript(redis, s, 0, ["x"])).toEqual(["x", 7]);
+    expect(await runScript(redis, s, ["x"])).toEqual(["x", 7]);
   });
 
   it("rejects with Redis's error for anything but NOSCRIPT, without a fallback", async () => {
-    const s = fresh("return redis.call('GET', KEYS[1])");
+    const s = fresh("return redis.call('GET', KEYS[1])", 1);
     await redis.sadd(`${prefix}set`, "m");
     const { client, sent } = recording(redis);
     let fallbacks = 0;
-    await expect(runScript(client, s, 1, [`${prefix}set`], { onFallback: () => void fallbacks++ })).rejects.toThrow(/WRONGTYPE/);
+    await expect(runScript(client, s, [`${prefix}set`], { onFallback: () => void fallbacks++ })).rejects.toThrow(/WRONGTYPE/);
     // The first try was NOSCRIPT (a fresh script); the EVAL it fell back to failed on its own.
     expect(sent).toEqual(["evalsha", "eval"]);
-    await expect(runScript(client, s, 1, [`${prefix}set`])).rejects.toThrow(/WRONGTYPE/);
+    await expect(runScript(client, s, [`${prefix}set`])).rejects.toThrow(/WRONGTYPE/);
     expect(sent).toEqual(["evalsha", "eval", "evalsha"]);
     expect(fallbacks).toBe(1);
   });
@@ -81,14 +81,14 @@ describe("runScript", () => {
 describe("evalOnNoScript", () => {
   it("throws any other error again, as the rejection handler it is meant to be", () => {
     const err = new Error("ERR something else");
-    expect(() => evalOnNoScript(err, redis, fresh("return 1"), 0, [])).toThrow(err);
+    expect(() => evalOnNoScript(err, redis, fresh("return 1"), [])).toThrow(err);
   });
 
   it("sends EVAL and parses its reply on NOSCRIPT", async () => {
     const s = fresh("return ARGV[1] + 1");
     const noscript = await redis.evalsha(s.sha, 0, 41).catch((e: unknown) => e);
     expect(isNoScriptError(noscript)).toBe(true);
-    expect(await evalOnNoScript(noscript, redis, s, 0, [41], { parse: (r) => Number(r) * 10 })).toBe(420);
+    expect(await evalOnNoScript(noscript, redis, s, [41], { parse: (r) => Number(r) * 10 })).toBe(420);
   });
 });
 
