@@ -18,6 +18,7 @@ import { createServerMetrics } from "./metrics.js";
 import { collectRoutes } from "./routes/collect.js";
 import { compileRoute } from "./routes/compile.js";
 import { compileNamespace } from "./routes/namespace.js";
+import { Backpressure } from "./transport/backpressure.js";
 import { boundedParser } from "./transport/bounded-parser.js";
 import type { SharedServices } from "./services.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
@@ -81,7 +82,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
 
   const outages = new Outages(logger);
   const sessions = new Sessions(config, backends.counter, outages);
-  io.engine?.on("connection", (conn) => sessions.open(conn));
+  const backpressure = new Backpressure(sessions, config.limits.maxBufferedBytes, metrics, logger);
+  io.engine?.on("connection", (conn) => {
+    sessions.open(conn);
+    backpressure.watch(conn);
+  });
   const reaper = new NamespaceReaper(io);
   const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, (nsp, code) =>
     metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc(),

@@ -110,6 +110,10 @@ export interface ServerMetrics {
   readonly errors: Counter<"namespace" | "code">;
   readonly rateLimited: Counter<"namespace" | "limit" | "scope">;
   readonly backendErrors: Counter<"component">;
+  /** Connections closed because they held more than `limits.maxBufferedBytes` unsent (a client that stops reading). */
+  readonly slowConsumers: Counter<string>;
+  /** Refusals not sent: no ack asked for one and the socket was over its error rate (a flood). */
+  readonly refusalsDropped: Counter<"namespace">;
   /** `ctx.metrics`: application metrics in the same registry, prefixed `loly_app_`. */
   readonly app: WssMetrics;
 }
@@ -181,6 +185,17 @@ export function createServerMetrics(): ServerMetrics {
       registers,
     }),
     backendErrors: new Counter({ name: "loly_backend_errors_total", help: "Errors of Redis, the adapter and other backends by component", labelNames: ["component"], registers }),
+    slowConsumers: new Counter({
+      name: "loly_slow_consumers_total",
+      help: "Connections closed for holding more than limits.maxBufferedBytes unsent (clients that stop reading)",
+      registers,
+    }),
+    refusalsDropped: new Counter({
+      name: "loly_refusals_dropped_total",
+      help: "Refusals not sent to a flooding client (no ack asked, over its error rate), by namespace",
+      labelNames: ["namespace"],
+      registers,
+    }),
     app: createAppMetrics(registry),
   };
   return metrics;

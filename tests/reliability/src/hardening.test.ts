@@ -347,3 +347,54 @@ describe("2. one message, one cap: binary attachments count", () => {
     raw.close();
   });
 });
+
+describe("1. a client that never reads cannot grow the server's memory", () => {
+  const big = "x".repeat(16_384);
+  const route = defineWssRoute({ events: { big: () => big, ping: () => "pong" } });
+  const limits = { eventsPerSecond: 1_000_000, burst: 1_000_000, maxBufferedBytes: 256 * 1024 };
+  const slowConsumers = async (srv: TestServer): Promise<number> =>
+    (await srv.rt.metrics.getSingleMetric("loly_slow_consumers_total")?.get())?.values[0]?.value ?? 0;
+
+  it("websocket: acks piling up for a client that stopped reading close it past limits.maxBufferedBytes; a bystander is unaffected", async () => {
+    const srv = await server({ "/s": route }, { limits });
+    const bystander = await srv.connected("/s");
+    const raw = await RawSocket.open(srv.url);
+    await raw.connect("/s");
+    raw.stopReading();
+    // Far more than the kernel's socket buffers absorb: 3000 acks of 16 KiB (48 MiB).
+    for (let i = 0; i < 3000; i++) raw.send(`42/s,${i + 1}["big"]`);
+    for (let i = 0; i < 100 && (await slowConsumers(srv)) === 0; i++) await sleep(50);
+    expect(await slowConsumers(srv)).toBe(1);
+    for (let i = 0; i < 50 && srv.rt.io.engine.clientsCount > 1; i++) await sleep(50);
+    expect(srv.rt.io.engine.clientsCount).toBe(1);
+    expect(await request(bystander, "ping")).toEqual({ ok: true, data: "pong" });
+    raw.close();
+  });
+
+  it("polling: a client that posts events and never polls is closed past limits.maxBufferedBytes", async () => {
+    const srv = await server({ "/s": route }, { limits });
+    const poll = await RawPolling.open(srv.url);
+    await poll.post("40/s,");
+    await poll.until((p) => p.startsWith("40/s,"));
+    for (let i = 0; i < 40; i++) {
+      const frames = Array.from({ length: 10 }, (_, j) => `42/s,${i * 10 + j + 1}["big"]`).join("\x1e");
+      const { status } = await poll.post(frames);
+      if (status !== 200) break;
+    }
+    expect(await slowConsumers(srv)).toBe(1);
+    expect((await poll.poll()).status).toBe(400);
+  });
+
+  it("refusals to a flooding client that asks for no ack are capped, not queued", async () => {
+    const srv = await server({ "/s": route }, { limits: { eventsPerSecond: 10, burst: 20 } });
+    const raw = await RawSocket.open(srv.url);
+    await raw.connect("/s");
+    raw.stopReading();
+    for (let i = 0; i < 5000; i++) raw.send('42/s,["nope"]');
+    await sleep(300);
+    const dropped = (await srv.rt.metrics.getSingleMetric("loly_refusals_dropped_total")?.get())?.values[0]?.value ?? 0;
+    // At most the burst (and what refilled meanwhile) was sent; the rest dropped.
+    expect(dropped).toBeGreaterThan(4900);
+    raw.close();
+  });
+});

@@ -18,6 +18,10 @@ export interface Session {
   namespaces: number;
   /** Namespace CONNECTs this session may still send (refilled over time); created on the first CONNECT. */
   connects: TokenBucket | null;
+  /** Bytes queued in Engine.IO's write buffer since it was last flushed (see `transport/backpressure.ts`). */
+  unsent: number;
+  /** Closed for holding more than `limits.maxBufferedBytes` unsent. */
+  slow: boolean;
 }
 
 /** How fast a session's CONNECT budget refills, per second (its capacity is `limits.namespacesPerConnection`). */
@@ -76,7 +80,7 @@ export class Sessions {
   open(conn: EngineConn): void {
     const ip = clientIp(conn.request, this.trust);
     const acquired = this.counter.acquire(ip, this.limit);
-    const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null };
+    const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null, unsent: 0, slow: false };
     this.sessions.set(conn, session);
     session.ipDecision = typeof acquired === "boolean" ? this.settle(conn, acquired ? "admitted" : "TOO_MANY_CONNECTIONS") : this.decideLater(conn, ip, acquired);
   }

@@ -28,6 +28,14 @@ export function refuse(
   message: string,
   details?: unknown,
 ): void {
+  const { metrics, logger } = rec.shared;
+  metrics.errors.labels(rec.route.pattern, code).inc();
+  // A refusal nobody asked for (no ack), to a socket already over its error rate (a flood):
+  // dropped, never queued, so refusals cannot amplify a flood.
+  if (!ack && !rec.refusalBudget().take(1, performance.now())) {
+    metrics.refusalsDropped.labels(rec.route.pattern).inc();
+    return;
+  }
   const requestId = ctx ? ctx.requestId : randomUUID();
   let body: LolyErrorBody = details === undefined ? { code, message } : { code, message, details };
   try {
@@ -38,8 +46,6 @@ export function refuse(
     rec.socket.emit(ERROR_EVENT, { ...body, event, requestId });
   }
   if (ack) ack({ ok: false, error: body });
-  const { metrics, logger } = rec.shared;
-  metrics.errors.labels(rec.route.pattern, code).inc();
   if (logger.level === "debug" || logger.level === "trace") {
     rec.logger().debug({ event, requestId, code, details }, `event refused: ${code}`);
   }

@@ -1,7 +1,7 @@
 import { parse as parseCookieHeader } from "cookie";
 import type { Socket } from "socket.io";
 import type { LolyLogger, WssPresence, WssRequest } from "@loly-rt/core";
-import type { TokenBucket } from "@loly-rt/ratelimit";
+import { TokenBucket } from "@loly-rt/ratelimit";
 import type { CompiledRoute } from "../routes/compile.js";
 import type { SharedServices } from "../services.js";
 
@@ -13,6 +13,8 @@ import type { SharedServices } from "../services.js";
 export class SocketRecord {
   /** Per-event buckets of `socket` scope, created on first use, by event index. */
   eventBuckets: Array<TokenBucket | undefined> | null = null;
+  /** How many unasked-for refusals (`__loly:error` without an ack) this socket may still be sent. */
+  private refusals: TokenBucket | undefined = undefined;
   private req: WssRequest | undefined = undefined;
   private log: LolyLogger | undefined = undefined;
   private presenceView: WssPresence | undefined = undefined;
@@ -28,6 +30,11 @@ export class SocketRecord {
     /** The global bucket when `limits.scope` is `socket`. */
     readonly globalBucket: TokenBucket | null,
   ) {}
+
+  /** The socket's refusal budget: the global bucket's size and rate (`limits.burst`, `limits.eventsPerSecond`). */
+  refusalBudget(): TokenBucket {
+    return (this.refusals ??= new TokenBucket(this.route.globalSpec));
+  }
 
   /** `ctx.req`: the handshake's headers, URL and cookies, with the client IP. */
   request(): WssRequest {

@@ -72,6 +72,11 @@ export class RawSocket {
     return raw;
   }
 
+  /** Stops reading the TCP socket (the server's writes pile up); the client can still send. */
+  stopReading(): void {
+    (this.ws as unknown as { _socket?: { pause(): void } })._socket?.pause();
+  }
+
   get isOpen(): boolean {
     return !this.isClosed && this.ws.readyState === WebSocket.OPEN;
   }
