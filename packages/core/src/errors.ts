@@ -78,7 +78,13 @@ export class LolyError extends Error {
 
   /** True for a LolyError from any copy of this package (checked by brand, not identity). */
   static is(value: unknown): value is LolyError {
-    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+    if (typeof value !== "object" || value === null) return false;
+    try {
+      return (value as Record<symbol, unknown>)[BRAND] === true;
+    } catch {
+      // A Proxy whose traps throw is not ours.
+      return false;
+    }
   }
 }
 
@@ -93,6 +99,20 @@ export function isConnectErrorCode(code: unknown): code is ConnectErrorCode {
 }
 
 const GENERIC_INTERNAL = "Internal server error";
+
+/**
+ * The message of any thrown value, never throwing itself: an Error's `message`, else
+ * `String(value)`; a value that cannot be turned into text (`Object.create(null)`, a Proxy
+ * whose traps throw) reads as its type.
+ */
+export function thrownMessage(value: unknown): string {
+  try {
+    if (value instanceof Error) return String(value.message);
+    return String(value);
+  } catch {
+    return `a thrown ${value === null ? "null" : typeof value} that cannot be read`;
+  }
+}
 
 /**
  * What a thrown value becomes for a client: a {@link LolyError} with a client code keeps its
@@ -110,6 +130,5 @@ export function toClientError(err: unknown, production: boolean): LolyErrorBody 
     return body;
   }
   if (production) return { code: "INTERNAL", message: GENERIC_INTERNAL };
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: "INTERNAL", message: message || GENERIC_INTERNAL };
+  return { code: "INTERNAL", message: thrownMessage(err) || GENERIC_INTERNAL };
 }

@@ -38,6 +38,7 @@ export {
   isClientErrorCode,
   isConnectErrorCode,
   toClientError,
+  thrownMessage,
   ERROR_EVENT,
   CLIENT_ERROR_CODES,
   CONNECT_ERROR_CODES,

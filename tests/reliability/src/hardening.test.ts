@@ -398,3 +398,76 @@ describe("1. a client that never reads cannot grow the server's memory", () => {
     raw.close();
   });
 });
+
+describe("11. an unexpected failure during admission is INTERNAL, logged with its stack", () => {
+  it("is refused as INTERNAL (never as its own message), counted under that code, and logged", async () => {
+    const broken = defineWssRoute({
+      auth: () => ({
+        get id(): string {
+          throw new Error("Cannot redefine property: user");
+        },
+      }),
+      events: {},
+    });
+    const srv = await server({ "/s": broken });
+    expect(await refusal(srv.connect("/s"))).toBe("INTERNAL");
+    const refused = await srv.rt.metrics.getSingleMetric("loly_connections_refused_total")?.get();
+    expect(refused?.values.map((v) => v.labels.code)).toEqual(["INTERNAL"]);
+    const line = srv.logs.find((l) => String(l.msg).startsWith("connection admission failed"));
+    expect((line?.err as { stack?: string } | undefined)?.stack).toContain("Cannot redefine property: user");
+  });
+});
+
+describe("11. what handlers throw or return always reaches the client as it should", () => {
+  const odd = defineWssRoute({
+    events: {
+      nullProto: () => {
+        throw Object.create(null);
+      },
+      proxy: () => {
+        throw new Proxy(
+          {},
+          {
+            get() {
+              throw new Error("trap");
+            },
+            getPrototypeOf() {
+              throw new Error("trap");
+            },
+          },
+        );
+      },
+      fn: () => () => 1,
+      sym: () => Symbol("s"),
+      nothing: () => undefined,
+    },
+  });
+
+  it("a nameless EVENT is BAD_PAYLOAD, not UNKNOWN_EVENT \"undefined\"", async () => {
+    const srv = await server({ "/chat": odd });
+    const raw = await RawSocket.open(srv.url);
+    await raw.connect("/chat");
+    const refusalFrame = raw.nextError("/chat");
+    raw.send("42/chat,");
+    expect(await refusalFrame).toMatchObject({ code: "BAD_PAYLOAD", message: "An event needs a name" });
+    raw.close();
+  });
+
+  it.each(["nullProto", "proxy"])("throwing %s (in development) answers INTERNAL and sends __loly:error", async (event) => {
+    const srv = await server({ "/chat": odd });
+    const s = await srv.connected("/chat");
+    const error = new Promise((resolve) => s.once("__loly:error", resolve));
+    const answer = await request(s, event);
+    expect(answer.ok).toBe(false);
+    expect(answer.error.code).toBe("INTERNAL");
+    expect(await error).toMatchObject({ code: "INTERNAL", event });
+  });
+
+  it.each(["fn", "sym"])("a handler returning a %s answers INTERNAL instead of { ok: true } with the data dropped", async (event) => {
+    const srv = await server({ "/chat": odd });
+    const s = await srv.connected("/chat");
+    const answer = await request(s, event);
+    expect(answer).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+    expect(await request(s, "nothing")).toEqual({ ok: true });
+  });
+});

@@ -1,13 +1,11 @@
-import { LolyError, type RealtimeStateStore } from "@loly-rt/core";
+import { LolyError, thrownMessage, type RealtimeStateStore } from "@loly-rt/core";
 import { withTimeout } from "@loly-rt/core/internal";
 
 /** What a client reads in production when a backend is unavailable. */
 export const GENERIC_UNAVAILABLE = "Service temporarily unavailable, try again";
 
-/** The message of any thrown value. */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+/** The message of any thrown value (core's `thrownMessage`: never throws). */
+export const errorMessage: (err: unknown) => string = thrownMessage;
 
 /**
  * Bounds a backend call by `ms` (core's `withTimeout`) and turns every failure into

@@ -1,4 +1,4 @@
-import type { ConnectionHook, LolyLogger } from "@loly-rt/core";
+import { thrownMessage, type ConnectionHook, type LolyLogger } from "@loly-rt/core";
 import { EventContext } from "../pipeline/context.js";
 import type { SocketRecord } from "../socket/record.js";
 
@@ -11,7 +11,7 @@ export async function runHook(rec: SocketRecord, hook: ConnectionHook<any>, even
     await hook(ctx as never);
   } catch (err) {
     try {
-      ctx.log.error({ err }, `${event === "connect" ? "onConnect" : "onDisconnect"} failed: ${err instanceof Error ? err.message : String(err)}`);
+      ctx.log.error({ err }, `${event === "connect" ? "onConnect" : "onDisconnect"} failed: ${thrownMessage(err)}`);
     } catch {
       // ignore logger failures
     }

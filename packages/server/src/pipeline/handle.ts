@@ -18,6 +18,9 @@ import { fail, pipelineFailed, refuse, refuseRate, whenSettled, type Ack } from 
  * requireAuth, schema, guard, the event's own bucket, handler, ack.
  */
 
+/** The name of an EVENT packet that carries none. */
+const NO_NAME = "";
+
 /** A new per-socket global bucket, when the global scope is per socket. */
 export function globalBucketFor(route: CompiledRoute): TokenBucket | null {
   return route.globalScope === "socket" ? new TokenBucket(route.globalSpec) : null;
@@ -35,7 +38,8 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   const ack = typeof last === "function" ? (last as (r: unknown) => void) : undefined;
   const name = args[0];
   const payload = args.length > (ack ? 2 : 1) ? args[1] : undefined;
-  const eventName = typeof name === "string" ? name : String(name);
+  // An EVENT packet without a name (`42/chat,`) is not an unknown event called "undefined".
+  const eventName = typeof name === "string" ? name : name === undefined || name === ack ? NO_NAME : String(name);
 
   // One clock reading serves both buckets and the handler's start (sync path).
   const now = performance.now();
@@ -62,7 +66,10 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
 /** Finds the event, checks `requireAuth`, validates the payload. */
 function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack, now: number): void {
   const ev = rec.route.events.get(eventName);
-  if (ev === undefined) return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
+  if (ev === undefined) {
+    if (eventName === NO_NAME) return refuse(rec, null, eventName, ack, "BAD_PAYLOAD", "An event needs a name");
+    return refuse(rec, null, eventName, ack, "UNKNOWN_EVENT", `Unknown event "${eventName}"`);
+  }
   if (ev.requireAuth && rec.userId === null) {
     ev.tally.refused++;
     return refuse(rec, null, eventName, ack, "UNAUTHORIZED", "Sign in to use this event");

@@ -3,6 +3,7 @@ import {
   ERROR_EVENT,
   LolyError,
   isClientErrorCode,
+  thrownMessage,
   toClientError,
   type ClientErrorCode,
   type LolyErrorBody,
@@ -68,7 +69,7 @@ export function refuseRate(
 /** A handler's result that could not be sent to the client. */
 export class AnswerEncodeError extends Error {
   constructor(event: string, cause: unknown) {
-    super(`the result of "${event}" could not be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(`the result of "${event}" could not be sent: ${thrownMessage(cause)}`, { cause });
     this.name = "AnswerEncodeError";
   }
 }
@@ -80,6 +81,10 @@ export class AnswerEncodeError extends Error {
  * be answered) and the log says why.
  */
 export function answer(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: (r: unknown) => void, data: unknown): void {
+  // JSON would drop a function or a symbol and answer `{ ok: true }` as if the result were empty.
+  if (typeof data === "function" || typeof data === "symbol") {
+    return fail(rec, ctx, ev, ack, new AnswerEncodeError(ev.name, new TypeError(`a ${typeof data} is not data`)));
+  }
   try {
     ack({ ok: true, data });
   } catch (err) {
@@ -97,7 +102,7 @@ export function fail(rec: SocketRecord, ctx: EventContext, ev: CompiledEvent, ac
   const expected = LolyError.is(err) && isClientErrorCode(err.code) && err.code !== "INTERNAL";
   try {
     if (expected) ctx.log.debug({ code: body.code }, `handler refused: ${body.message}`);
-    else ctx.log.error({ err, code: body.code }, `handler failed: ${err instanceof Error ? err.message : String(err)}`);
+    else ctx.log.error({ err, code: body.code }, `handler failed: ${thrownMessage(err)}`);
   } catch {
     // A broken logger must not take the socket down.
   }
