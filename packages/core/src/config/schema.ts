@@ -6,6 +6,7 @@
  * schema's own.
  */
 import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, origins, rateLimitNumber, redisUrl, trustedProxies } from "./kinds.js";
+import { DEFAULT_KEY_PREFIX } from "../redis/prefix.js";
 import { RATE_LIMIT_SCOPES } from "./rate-limit.js";
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -69,9 +70,9 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
        * @default "loly:"
        */
       prefix: nonEmptyString(
-        "loly:",
+        DEFAULT_KEY_PREFIX,
         "The cluster's name: every key the cluster writes and the adapter's channels live under it. Instances with the same Redis and prefix form one cluster.",
-        "loly:",
+        DEFAULT_KEY_PREFIX,
       ),
     }),
     /** No store, limiter or presence call waits longer; then `UNAVAILABLE`. @default 3000 */

@@ -1,4 +1,5 @@
 import type { ConnectionCounter, LolyLogger, PresenceBackend, RateLimitBackend, RealtimeConfig, RealtimeStateStore } from "@loly-rt/core";
+import { closeRedisClient } from "@loly-rt/core/redis";
 import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/presence";
 import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
@@ -51,10 +52,6 @@ async function openState(
   return { state: boundedStore(createRedisStateStore({ redis: client, prefix: config.scale.stateStore.prefix }), ms, o.production), owned: true };
 }
 
-async function quit(redis: Redis): Promise<void> {
-  await redis.quit().catch(() => redis.disconnect());
-}
-
 async function singleBackends(config: RealtimeConfig, o: BackendOptions): Promise<Backends> {
   let redis: Redis | undefined;
   // A single instance with a Redis store: state survives restarts.
@@ -77,7 +74,7 @@ async function singleBackends(config: RealtimeConfig, o: BackendOptions): Promis
       await counter.close();
       await sharedLimiter.close?.();
       if (owned) await state.close?.();
-      if (redis) await quit(redis);
+      if (redis) await closeRedisClient(redis);
     },
   };
 }
@@ -136,7 +133,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
         await sharedLimiter.close?.();
         if (owned) await state.close?.();
         await adapter.close().catch(() => undefined);
-        await quit(redis);
+        await closeRedisClient(redis);
       },
     };
   } catch (err) {

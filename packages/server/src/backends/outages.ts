@@ -1,32 +1,42 @@
 import type { LolyLogger } from "@loly-rt/core";
+import { createOutageReporter, type OutageReporter } from "@loly-rt/core/redis";
 import type { ServerMetrics } from "../metrics.js";
 import { errorMessage } from "./bounded.js";
 
 /**
  * Once-per-outage logging of the server's own calls to a backend, by component (`presence`,
- * `connections`, `revalidate`): the first failure of an outage warns, the rest of it is
- * logged at debug, and the first success after it says the component is available again.
+ * `connections`, `revalidate`, `auth`): the first failure of an outage warns, the rest of it
+ * is logged at debug, and the first success after it says the component is available again.
  */
 export class Outages {
-  private readonly failing = new Set<string>();
+  private readonly reporters = new Map<string, OutageReporter<Line>>();
 
   constructor(private readonly logger: LolyLogger) {}
 
   /** A call of `component` failed; `msg` says what the server did about it. */
   degraded(component: string, err: unknown, msg: string, fields: Record<string, unknown> = {}): void {
-    const line = { ...fields, err: { message: errorMessage(err) }, component };
-    if (this.failing.has(component)) {
-      this.logger.debug(line, msg);
-      return;
+    let reporter = this.reporters.get(component);
+    if (reporter === undefined) {
+      reporter = createOutageReporter<Line>({
+        onFirst: (_err, line) => this.logger.warn(line.fields, `${line.msg} (repeats of this outage are logged at debug)`),
+        onRepeat: (_err, line) => this.logger.debug(line.fields, line.msg),
+        onRecover: () => this.logger.info({ component }, `${component}: available again`),
+      });
+      this.reporters.set(component, reporter);
     }
-    this.failing.add(component);
-    this.logger.warn(line, `${msg} (repeats of this outage are logged at debug)`);
+    reporter.fail(err, { msg, fields: { ...fields, err: { message: errorMessage(err) }, component } });
   }
 
   /** A call of `component` succeeded. */
   recovered(component: string): void {
-    if (this.failing.size > 0 && this.failing.delete(component)) this.logger.info({ component }, `${component}: available again`);
+    if (this.reporters.size > 0) this.reporters.get(component)?.ok();
   }
+}
+
+/** A log line of {@link Outages}. */
+interface Line {
+  msg: string;
+  fields: Record<string, unknown>;
 }
 
 /** The reporter a Redis-backed part gets for its background errors: counted, warned once per outage. */
@@ -43,22 +53,18 @@ export interface BackgroundErrors {
  * is back.
  */
 export function backgroundErrors(component: string, logger: LolyLogger, metrics: ServerMetrics): BackgroundErrors {
-  let down = false;
+  const line = (err: unknown, stage: string | undefined) => ({ err: { message: errorMessage(err) }, component, stage });
+  const outage = createOutageReporter<string | undefined>({
+    onFirst: (err, stage) =>
+      logger.warn(line(err, stage), `${component}: Redis unreachable (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`),
+    onRepeat: (err, stage) => logger.debug(line(err, stage), `${component}: Redis error`),
+    onRecover: () => logger.info({ component }, `${component}: Redis is back`),
+  });
   return {
     report: (err, stage) => {
       metrics.backendErrors.labels(component).inc();
-      const line = { err: { message: errorMessage(err) }, component, stage };
-      if (down) {
-        logger.debug(line, `${component}: Redis error`);
-        return;
-      }
-      down = true;
-      logger.warn(line, `${component}: Redis unreachable (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`);
+      outage.fail(err, stage);
     },
-    ok: () => {
-      if (!down) return;
-      down = false;
-      logger.info({ component }, `${component}: Redis is back`);
-    },
+    ok: () => outage.ok(),
   };
 }

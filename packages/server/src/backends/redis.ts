@@ -1,5 +1,6 @@
 import { LolyError, type LolyLogger, type RealtimeConfig } from "@loly-rt/core";
 import { withTimeout } from "@loly-rt/core/internal";
+import { createOutageReporter } from "@loly-rt/core/redis";
 import type { Redis } from "ioredis";
 import type { ServerMetrics } from "../metrics.js";
 import { errorMessage } from "./bounded.js";
@@ -55,18 +56,16 @@ export async function connectRedis(url: string, config: RealtimeConfig, logger: 
     retryStrategy: (times) => Math.min(100 * times, 2000),
     connectionName: `loly-${role}`,
   });
-  let down = false;
+  const component = `redis-${role}`;
+  const outage = createOutageReporter({
+    onFirst: (err) => logger.warn({ err: { message: errorMessage(err) }, component }, `Redis (${role}) unreachable: ${errorMessage(err)}; retrying`),
+    onRecover: () => logger.info({ component }, `Redis (${role}) is back`),
+  });
   client.on("error", (err: Error) => {
-    metrics.backendErrors.labels(`redis-${role}`).inc();
-    if (!down) {
-      down = true;
-      logger.warn({ err: { message: err.message }, component: `redis-${role}` }, `Redis (${role}) unreachable: ${err.message}; retrying`);
-    }
+    metrics.backendErrors.labels(component).inc();
+    outage.fail(err);
   });
-  client.on("ready", () => {
-    if (down) logger.info({ component: `redis-${role}` }, `Redis (${role}) is back`);
-    down = false;
-  });
+  client.on("ready", () => outage.ok());
   try {
     await withTimeout(client.connect(), Math.max(config.scale.commandTimeoutMs, 1000), `Redis connect (${url})`);
   } catch (err) {
