@@ -1,7 +1,9 @@
 import { Server, type Namespace, type ServerOptions } from "socket.io";
 import * as defaultParser from "socket.io-parser";
+import type { AddressInfo } from "node:net";
+import { LolyError } from "@loly-rt/core";
 import { createBackends } from "./backends/assemble.js";
-import { boundedCalls } from "./backends/bounded.js";
+import { boundedCalls, errorMessage } from "./backends/bounded.js";
 import { Outages } from "./backends/outages.js";
 import { ClusterCommands } from "./cluster/commands.js";
 import { resolveConfig } from "./config/index.js";
@@ -13,6 +15,7 @@ import { NamespaceReaper } from "./connection/reaper.js";
 import { revalidateLocal } from "./connection/revalidate.js";
 import { listen } from "./http/listen.js";
 import { createOwnServer, installFront } from "./http/front.js";
+import { startMetricsListener } from "./http/metrics-listener.js";
 import { createLogger } from "./logging.js";
 import { createServerMetrics } from "./metrics.js";
 import { collectRoutes } from "./routes/collect.js";
@@ -57,8 +60,19 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   };
 
   const httpServer = options.httpServer ?? createOwnServer();
+  const ownPort = config.metrics.enabled && config.metrics.port !== undefined;
+  const metricsServer = ownPort
+    ? await startMetricsListener(config.metrics.port as number, config.metrics.host, config.metrics.path, metrics.registry).catch(async (err: unknown) => {
+        await backends.close();
+        throw new LolyError("INVALID_CONFIG", `metrics.port ${config.metrics.port} on ${config.metrics.host}: ${errorMessage(err)}`, undefined, { cause: err });
+      })
+    : undefined;
+  if (metricsServer) {
+    const bound = (metricsServer.address() as AddressInfo).port;
+    logger.info({ port: bound, host: config.metrics.host, path: config.metrics.path }, `metrics on http://${config.metrics.host}:${bound}${config.metrics.path}`);
+  }
   const front = installFront(httpServer, {
-    metrics: config.metrics.enabled ? { path: config.metrics.path, registry: metrics.registry } : undefined,
+    metrics: config.metrics.enabled && !ownPort ? { path: config.metrics.path, registry: metrics.registry } : undefined,
     engine: { path: config.path, maxBytes: config.maxPayloadBytes, closeSession: (sid) => engineSessions(io)[sid]?.close(true) },
   });
   const allowed = originAllowList(config.allowedOrigins);
@@ -109,6 +123,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     state: shared.state,
     metrics: metrics.registry,
     httpServer,
+    metricsServer,
     config,
     logger,
     async listen(port = 0, host?: string) {
@@ -131,6 +146,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
           io.close(() => resolve());
         }).catch(() => undefined);
         front.uninstall();
+        if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
         await backends.close();
       })();
       return closing;

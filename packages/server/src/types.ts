@@ -27,8 +27,10 @@ export interface RealtimeServer {
   readonly state: RealtimeStateStore;
   /** The prom-client registry of this server. */
   readonly metrics: Registry;
-  /** The HTTP server Socket.IO (and `/metrics`) are attached to. */
+  /** The HTTP server Socket.IO (and `/metrics`, unless `metrics.port` is set) are attached to. */
   readonly httpServer: HttpServer;
+  /** The metrics listener of its own, when `metrics.port` is set (already listening). */
+  readonly metricsServer: HttpServer | undefined;
   /** The resolved configuration. */
   readonly config: RealtimeConfig;
   /** The server's logger. */

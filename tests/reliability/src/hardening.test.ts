@@ -471,3 +471,21 @@ describe("11. what handlers throw or return always reaches the client as it shou
     expect(await request(s, "nothing")).toEqual({ ok: true });
   });
 });
+
+describe("10. /metrics can be kept off the public port", () => {
+  it("with metrics.port, /metrics is served on its own listener (127.0.0.1) and is a 404 on the app's port", async () => {
+    const srv = await server({ "/s": defineWssRoute({ events: {} }) }, { metrics: { port: 0 } });
+    expect((await fetch(`${srv.url}/metrics`)).status).toBe(404);
+    const address = srv.rt.metricsServer?.address();
+    expect(address).toMatchObject({ address: "127.0.0.1" });
+    const res = await fetch(`http://127.0.0.1:${(address as { port: number }).port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("loly_connections");
+  });
+
+  it("without metrics.port, /metrics stays on the app's port (the default the security guide warns about)", async () => {
+    const srv = await server({ "/s": defineWssRoute({ events: {} }) });
+    expect((await fetch(`${srv.url}/metrics`)).status).toBe(200);
+    expect(srv.rt.metricsServer).toBeUndefined();
+  });
+});

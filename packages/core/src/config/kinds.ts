@@ -94,6 +94,13 @@ export function redisUrl(description: string) {
   return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "redis:// or rediss:// URL" }));
 }
 
+/** A TCP port without a default (absent: the feature that uses it is off); 0 takes any free port. */
+export function optionalPort(description: string) {
+  const expected = "an integer between 0 and 65535";
+  const check = v.pipe(v.number(expected), v.integer(expected), v.minValue(0, expected), v.maxValue(65535, expected));
+  return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "integer between 0 and 65535" }));
+}
+
 /** Any non-empty string; `example` is shown in the message. */
 export function nonEmptyString(def: string, description: string, example: string) {
   const expected = `a non-empty string, e.g. ${JSON.stringify(example)}`;

@@ -5,7 +5,7 @@
  * for editors (hovering `config.limits.burst`); a test keeps the comments equal to the
  * schema's own.
  */
-import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, origins, rateLimitNumber, redisUrl, trustedProxies } from "./kinds.js";
+import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, optionalPort, origins, rateLimitNumber, redisUrl, trustedProxies } from "./kinds.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/prefix.js";
 import { RATE_LIMIT_SCOPES } from "./rate-limit.js";
 
@@ -125,6 +125,10 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     enabled: bool(true, "Serve metrics on the same HTTP listener as Socket.IO."),
     /** HTTP path of the metrics endpoint; must differ from `path`. @default "/metrics" */
     path: httpPath("/metrics", "HTTP path of the metrics endpoint; must differ from `path`."),
+    /** Serve metrics on a listener of their own on this port (0: any free port) instead of Socket.IO's. Absent: the same listener as Socket.IO. */
+    port: optionalPort("Serve metrics on a listener of their own on this port (0: any free port) instead of Socket.IO's. Absent: the same listener as Socket.IO."),
+    /** The address of the metrics listener when `metrics.port` is set. @default "127.0.0.1" */
+    host: nonEmptyString("127.0.0.1", "The address of the metrics listener when `metrics.port` is set.", "127.0.0.1"),
   }),
   /** A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never. @default 30000 */
   handlerTimeoutMs: integer(0, 30000, "A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never.", MAX_TIMER_MS),

@@ -47,7 +47,7 @@ const EXPECTED_DEFAULTS: RealtimeConfig = {
   },
   presence: { ttlMs: 15000 },
   logging: { level: "info", pretty: true },
-  metrics: { enabled: true, path: "/metrics" },
+  metrics: { enabled: true, path: "/metrics", host: "127.0.0.1" },
   handlerTimeoutMs: 30000,
 };
 
@@ -215,7 +215,7 @@ describe("validation rules", () => {
     expect(config.pingTimeoutMs).toBeGreaterThan(config.pingIntervalMs);
     expect(config.handlerTimeoutMs).toBe(0);
     expect(config.limits).toMatchObject({ burst: 1, eventsPerSecond: 0.5, scope: "user", onStoreError: "deny" });
-    expect(config.metrics).toEqual({ enabled: false, path: "/" });
+    expect(config.metrics).toEqual({ enabled: false, path: "/", host: "127.0.0.1" });
   });
 
   it("normalizes origins the way browsers send them", () => {
@@ -243,7 +243,7 @@ describe("unknown keys", () => {
 
   it("lists the keys allowed at that level", () => {
     expect(problemsOf({ metrics: { enable: true } })).toEqual([
-      "- metrics.enable: unknown key (did you mean metrics.enabled?); allowed here: enabled, path",
+      "- metrics.enable: unknown key (did you mean metrics.enabled?); allowed here: enabled, path, port, host",
     ]);
   });
 });

@@ -16,7 +16,9 @@ function levenshtein(a: string, b: string): number {
 
 /**
  * The key path meant by the unknown `key` of the group at `base`: a close sibling (any case,
- * or one or two typos), else a key of that name elsewhere in the configuration.
+ * or one or two typos), else a key of that name elsewhere in the configuration, when one of
+ * the two is at the top (`adapter` for `scale.adapter`, `scale.path` for `path`): between two
+ * groups deeper down a same name is a coincidence (`scale.adapter.host` is not `metrics.host`).
  */
 export function suggest(key: string, siblings: readonly string[], base: string): string | undefined {
   const lower = key.toLowerCase();
@@ -30,5 +32,6 @@ export function suggest(key: string, siblings: readonly string[], base: string):
     }
   }
   if (best !== undefined && bestDistance <= (key.length > 4 ? 2 : 1)) return base === "" ? best : `${base}.${best}`;
-  return CONFIG_KEYS.find((node) => node.key.toLowerCase() === lower)?.path;
+  const elsewhere = CONFIG_KEYS.find((node) => node.key.toLowerCase() === lower)?.path;
+  return elsewhere !== undefined && (base === "" || !elsewhere.includes(".")) ? elsewhere : undefined;
 }

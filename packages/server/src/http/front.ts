@@ -58,7 +58,8 @@ export function installFront(httpServer: HttpServer, options: FrontOptions): Fro
   };
 }
 
-function scrape(registry: Registry, res: ServerResponse): void {
+/** Answers a metrics scrape with the registry's exposition. */
+export function scrape(registry: Registry, res: ServerResponse): void {
   registry.metrics().then(
     (body) => {
       res.writeHead(200, { "content-type": registry.contentType });
