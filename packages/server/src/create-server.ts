@@ -23,6 +23,7 @@ import { compileRoute } from "./routes/compile.js";
 import { compileNamespace } from "./routes/namespace.js";
 import { Backpressure } from "./transport/backpressure.js";
 import { boundedParser } from "./transport/bounded-parser.js";
+import { pollingDelayMs } from "./transport/throttle.js";
 import type { SharedServices } from "./services.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
 
@@ -73,7 +74,15 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
   const front = installFront(httpServer, {
     metrics: config.metrics.enabled && !ownPort ? { path: config.metrics.path, registry: metrics.registry } : undefined,
-    engine: { path: config.path, maxBytes: config.maxPayloadBytes, closeSession: (sid) => engineSessions(io)[sid]?.close(true) },
+    engine: {
+      path: config.path,
+      maxBytes: config.maxPayloadBytes,
+      closeSession: (sid) => engineSessions(io)[sid]?.close(true),
+      postDelayMs: (sid) => {
+        const session = engineSessions(io)[sid];
+        return session ? pollingDelayMs(session) : 0;
+      },
+    },
   });
   const allowed = originAllowList(config.allowedOrigins);
   const ioOptions: Partial<ServerOptions> = {
@@ -102,9 +111,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     backpressure.watch(conn);
   });
   const reaper = new NamespaceReaper(io);
-  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, (nsp, code) =>
-    metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc(),
-  );
+  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, (nsp, code) => {
+    metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc();
+    reaper.check(nsp);
+  });
   const connections = new Connections({ shared, sessions, outages, logger }, guard, (nsp) => reaper.check(nsp));
   guard.install(io);
   for (const { pattern, route } of routes) {

@@ -14,7 +14,7 @@ export interface FrontOptions {
    * The Socket.IO path, the largest request body it takes (`maxPayloadBytes`), and how to
    * close the Engine.IO session of a refused POST (as Engine.IO does when it finds a body too large).
    */
-  engine: { path: string; maxBytes: number; closeSession(sid: string): void };
+  engine: { path: string; maxBytes: number; closeSession(sid: string): void; postDelayMs(sid: string): number };
 }
 
 /**
@@ -30,15 +30,31 @@ export function installFront(httpServer: HttpServer, options: FrontOptions): Fro
   const emit = httpServer.emit;
   const { metrics, engine } = options;
   const front = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
-    if (active && event === "request" && answered(args[0] as IncomingMessage, args[1] as ServerResponse)) return true;
+    if (active && event === "request") {
+      const req = args[0] as IncomingMessage;
+      if (answered(req, args[1] as ServerResponse)) return true;
+      const delay = req.method === "POST" ? throttled(req) : 0;
+      if (delay > 0) {
+        // A throttled polling session: its body is read (and its events run) only later.
+        setTimeout(() => emit.apply(this, [event, ...args] as unknown as Parameters<HttpServer["emit"]>), delay);
+        return true;
+      }
+    }
     return emit.apply(this, [event, ...args] as Parameters<HttpServer["emit"]>);
   } as HttpServer["emit"];
+  const sidOf = (url: string): string | null => new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("sid");
+  const throttled = (req: IncomingMessage): number => {
+    const url = req.url ?? "/";
+    if (!url.startsWith(engine.path)) return 0;
+    const sid = sidOf(url);
+    return sid ? engine.postDelayMs(sid) : 0;
+  };
   const answered = (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? "/";
     if (req.method === "POST" && url.startsWith(engine.path) && Number(req.headers["content-length"]) > engine.maxBytes) {
       res.writeHead(413, { "content-type": "text/plain", connection: "close" });
       res.end("Payload Too Large");
-      const sid = new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("sid");
+      const sid = sidOf(url);
       if (sid) engine.closeSession(sid);
       return true;
     }

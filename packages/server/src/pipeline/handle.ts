@@ -5,6 +5,7 @@ import type { Socket } from "socket.io";
 import type { CompiledEvent, CompiledRoute } from "../routes/compile.js";
 import type { SocketRecord } from "../socket/record.js";
 import { EventContext } from "./context.js";
+import { throttleReads } from "../transport/throttle.js";
 import { invoke } from "./invoke.js";
 import { fail, pipelineFailed, refuse, refuseRate, whenSettled, type Ack } from "./respond.js";
 
@@ -45,7 +46,16 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   const now = performance.now();
   const gb = rec.globalBucket;
   if (gb !== null) {
-    if (!gb.take(1, now)) return refuseRate(rec, null, eventName, ack, "global", "socket", gb.retryAfterMs());
+    if (!gb.take(1, now)) {
+      const retryAfterMs = gb.retryAfterMs();
+      // More refusals in a row than the bucket holds: a flood, not a burst. Stop reading it a while.
+      if (++rec.overflow > rec.route.globalSpec.capacity) {
+        rec.overflow = 0;
+        throttleReads(rec.socket.conn, retryAfterMs);
+      }
+      return refuseRate(rec, null, eventName, ack, "global", "socket", retryAfterMs);
+    }
+    rec.overflow = 0;
   } else {
     const scope = rec.route.globalScope;
     const d = rec.shared.sharedLimiter.consume(bucketKey(rec, scope, null), rec.route.globalSpec);

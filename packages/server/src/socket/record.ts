@@ -13,6 +13,8 @@ import type { SharedServices } from "../services.js";
 export class SocketRecord {
   /** Per-event buckets of `socket` scope, created on first use, by event index. */
   eventBuckets: Array<TokenBucket | undefined> | null = null;
+  /** Global-bucket refusals since the bucket last admitted an event (a flood past `limits.burst` is throttled). */
+  overflow = 0;
   /** How many unasked-for refusals (`__loly:error` without an ack) this socket may still be sent. */
   private refusals: TokenBucket | undefined = undefined;
   private req: WssRequest | undefined = undefined;
