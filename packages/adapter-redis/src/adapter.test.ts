@@ -200,6 +200,77 @@ describe("createRedisAdapter", () => {
     expect(handleA.health().ok && handleB.health().ok).toBe(true);
   });
 
+  it("drops and counts what a hung Redis (SIGSTOP) could not take in time, delivers none of it late, and fans out again when it resumes", async () => {
+    const STALE_AFTER = 300;
+    const port = await freePort();
+    const server = await startRedisServer(port);
+    cleanups.push(() => {
+      server.kill("SIGCONT");
+      return stopRedisServer(server);
+    });
+    const drops: string[] = [];
+    const errors: unknown[] = [];
+    const recovered: string[] = [];
+    const options = {
+      url: `redis://127.0.0.1:${port}`,
+      key: `${testPrefix("adapter")}socket.io`,
+      staleAfterMs: STALE_AFTER,
+      onDrop: (reason: string) => drops.push(reason),
+      onError: (err: unknown) => errors.push(err),
+      onRecover: (stage: string) => recovered.push(stage),
+    };
+    const [handleA, handleB] = [createRedisAdapter(options), createRedisAdapter(options)] as const;
+    const sentAt: number[] = [];
+    const clients = await Promise.all(
+      [handleA, handleB].map(async (handle) => {
+        cleanups.push(() => handle.close());
+        const { io, port: p } = await startIo(handle);
+        cleanups.push(() => new Promise<void>((r) => void io.close(() => r())));
+        io.on("connection", (socket) => void socket.join("room1"));
+        const c: ClientSocket = connect(`http://127.0.0.1:${p}`, { transports: ["websocket"], forceNew: true });
+        cleanups.push(() => void c.close());
+        await new Promise<void>((resolve) => c.once("connect", resolve));
+        const got = new Map<number, number>();
+        c.on("tick", (seq: number) => got.set(seq, Date.now()));
+        return { io, got };
+      }),
+    );
+    const [{ io: ioA, got: local }, { got: remote }] = clients as [(typeof clients)[0], (typeof clients)[0]];
+    const tick = (): void => void ioA.to("room1").emit("tick", sentAt.push(Date.now()) - 1);
+    // Both instances have sampled Redis's clock once a first broadcast has gone round.
+    await eventually(() => {
+      tick();
+      return remote.size > 0;
+    });
+
+    server.kill("SIGSTOP");
+    const paused = sentAt.length;
+    for (let i = 0; i < 60; i++) {
+      tick();
+      await sleep(20);
+    }
+    expect(handleA.health()).toMatchObject({ ok: false, pub: "stalled" });
+    server.kill("SIGCONT");
+    const resumed = sentAt.length;
+    await eventually(() => {
+      tick();
+      return [...remote.keys()].some((seq) => seq >= resumed);
+    });
+    await sleep(STALE_AFTER);
+
+    for (let seq = paused; seq < resumed; seq++) expect(local.has(seq), `local delivery of ${seq}`).toBe(true);
+    for (const [seq, at] of remote) expect(at - (sentAt[seq] as number), `age of ${seq}`).toBeLessThanOrEqual(STALE_AFTER + 100);
+    // Every broadcast from the pause on either reached B or was counted (by A, or by B as stale).
+    expect(resumed - paused - [...remote.keys()].filter((seq) => seq >= paused && seq < resumed).length).toBeGreaterThan(0);
+    expect(drops.length).toBe(sentAt.length - paused - [...remote.keys()].filter((seq) => seq >= paused).length);
+    expect(drops).toContain("publish");
+    expect(errors).toContainEqual(
+      expect.objectContaining({ code: "UNAVAILABLE", message: expect.stringMatching(/unanswered for more than 300 ms/) }),
+    );
+    expect(recovered).toContain("pub");
+    expect(handleA.health()).toEqual({ ok: true, pub: "ready", sub: "ready" });
+  });
+
   it("refuses ambiguous or empty configuration with a clear error", () => {
     const pub = new Redis(redisUrl(), { lazyConnect: true });
     expect(() => createRedisAdapter({ subClient: pub })).toThrow(LolyError);

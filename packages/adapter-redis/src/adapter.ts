@@ -1,7 +1,10 @@
 import { LolyError } from "@loly-rt/core";
 import { closeRedisClient, createOutageReporter } from "@loly-rt/core/redis";
-import { createAdapter } from "@socket.io/redis-adapter";
+import type { createAdapter } from "@socket.io/redis-adapter";
 import { Redis, type RedisOptions } from "ioredis";
+import { FreshRedisAdapter } from "./fresh-adapter.js";
+import { createFreshness, type RedisAdapterDropReason } from "./freshness.js";
+import { guarded } from "./guarded.js";
 
 /** Which client a Redis error came from: the publisher or the subscriber. */
 export type RedisAdapterErrorStage = "pub" | "sub";
@@ -44,12 +47,35 @@ export interface CreateRedisAdapterOptions {
    * @default a process warning once per outage and client
    */
   onError?: (err: unknown, stage: RedisAdapterErrorStage) => void;
+  /**
+   * The end of an outage `onError` reported: the client is ready again, or Redis answers the
+   * publisher again after a hang.
+   */
+  onRecover?: (stage: RedisAdapterErrorStage) => void;
+  /**
+   * The most a broadcast may be late; one that Redis could not take sooner is dropped, never
+   * delivered late. While Redis hangs (stopped, or stuck in a long script, with its connections
+   * open) and has left a publish unanswered for longer, broadcasts reach this instance's
+   * sockets only; and since a hung Redis still runs, when it resumes, the publishes it had
+   * received, every instance dates its broadcasts on Redis's clock (sampled with `TIME`, so the
+   * hosts' clocks need not agree) and drops those that arrive older. The server passes
+   * `scale.commandTimeoutMs`.
+   * @default 3000
+   */
+  staleAfterMs?: number;
+  /**
+   * Called once for each broadcast dropped: `"publish"` (this instance did not publish it: Redis
+   * was hung, or the publish failed) or `"stale"` (it arrived from another instance older than
+   * `staleAfterMs`). Keep it cheap: it runs in the broadcast. A throw is ignored.
+   */
+  onDrop?: (reason: RedisAdapterDropReason) => void;
 }
 
 /** What {@link RedisAdapterHandle.health} reports: ioredis `status` of each client. */
 export interface RedisAdapterHealth {
   /** Both clients are `"ready"`. */
   ok: boolean;
+  /** The publisher's status, or `"stalled"` while Redis hangs and broadcasts are held back. */
   pub: string;
   sub: string;
 }
@@ -60,7 +86,7 @@ export interface RedisAdapterHandle {
   readonly adapter: ReturnType<typeof createAdapter>;
   readonly pubClient: Redis;
   readonly subClient: Redis;
-  /** ioredis status of each client; after `close()`, the clients it owned report `"end"`. */
+  /** ioredis status of each client (`"stalled"` for a publisher Redis leaves unanswered); after `close()`, the clients it owned report `"end"`. */
   health(): RedisAdapterHealth;
   /**
    * Quits the clients this handle created (the ones you passed stay open) and detaches its
@@ -69,45 +95,10 @@ export interface RedisAdapterHandle {
   close(): Promise<void>;
 }
 
-/** Client methods the adapter calls without handling their promise. */
-const FIRE_AND_FORGET = new Set([
-  "publish",
-  "spublish",
-  "subscribe",
-  "psubscribe",
-  "ssubscribe",
-  "unsubscribe",
-  "punsubscribe",
-  "sunsubscribe",
-]);
-
-/**
- * The client as the adapter sees it: fire-and-forget commands report their rejection to
- * `report` (the adapter ignores their promises, which would otherwise become unhandled
- * rejections when Redis is away). Everything else is the client itself.
- */
-function guarded(client: Redis, report: (err: unknown) => void): Redis {
-  const wrappers = new Map<string, (...args: unknown[]) => unknown>();
-  return new Proxy(client, {
-    get(target, prop, receiver) {
-      if (typeof prop !== "string" || !FIRE_AND_FORGET.has(prop)) return Reflect.get(target, prop, receiver);
-      let wrapper = wrappers.get(prop);
-      if (!wrapper) {
-        const method = Reflect.get(target, prop, target) as (...args: unknown[]) => unknown;
-        wrapper = (...args: unknown[]): unknown => {
-          const result = method.apply(target, args);
-          if (result instanceof Promise) result.catch(report);
-          return result;
-        };
-        wrappers.set(prop, wrapper);
-      }
-      return wrapper;
-    },
-  });
-}
-
 /** An owned client gets this long to end after QUIT before it is dropped. */
 const CLOSE_TIMEOUT_MS = 1000;
+/** `staleAfterMs` when not given: the server's default `scale.commandTimeoutMs`. */
+const DEFAULT_STALE_AFTER_MS = 3000;
 
 /** The listeners that report one client's errors: `report` for 'error' events and failed commands, `ready` ends an outage. */
 interface ClientReporter {
@@ -117,22 +108,22 @@ interface ClientReporter {
 
 /**
  * Every error of `client` to `onError` when given (one that throws must not turn into an
- * unhandled error), else a process warning once per outage and client.
+ * unhandled error), else a process warning once per outage and client; the end of an outage
+ * to `onRecover`.
  */
-function clientReporter(
-  client: Redis,
-  stage: RedisAdapterErrorStage,
-  onError: ((err: unknown, stage: RedisAdapterErrorStage) => void) | undefined,
-): ClientReporter {
+function clientReporter(client: Redis, stage: RedisAdapterErrorStage, options: CreateRedisAdapterOptions): ClientReporter {
+  const { onError, onRecover } = options;
   const handler = onError && ((err: unknown): void => onError(err, stage));
+  const recovered = onRecover && ((): void => onRecover(stage));
   const outage = createOutageReporter<void>(
     handler
-      ? { onFirst: handler, onRepeat: handler }
+      ? { onFirst: handler, onRepeat: handler, onRecover: recovered }
       : {
           onFirst: (err) => {
             const message = err instanceof Error ? err.message : String(err);
             process.emitWarning(`@loly-rt/adapter-redis ${stage} client (${client.status}): ${message}`, "LolyAdapterWarning");
           },
+          onRecover: recovered,
         },
   );
   return { report: (err: unknown): void => outage.fail(err), ready: (): void => outage.ok() };
@@ -142,7 +133,8 @@ function clientReporter(
  * Builds the `@socket.io/redis-adapter` from a URL or your ioredis clients, so broadcasts,
  * rooms and `fetchSockets` span every instance. Errors of both clients go to `onError` (never
  * an unhandled 'error' event or rejection that would kill the process); clients it created are
- * its to close.
+ * its to close. A broadcast Redis could not take within `staleAfterMs` is dropped and counted
+ * (`onDrop`), never delivered late; this instance's sockets get it all the same.
  *
  * @example
  * const handle = createRedisAdapter({ url: "redis://127.0.0.1:6379", key: "loly:socket.io" });
@@ -155,7 +147,13 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
   if (options.subClient && !options.pubClient) {
     throw new LolyError("INVALID_CONFIG", "createRedisAdapter: `subClient` needs `pubClient` too (or pass `url` only)");
   }
-  const onError = options.onError;
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+  if (!(staleAfterMs > 0 && Number.isFinite(staleAfterMs))) {
+    throw new LolyError(
+      "INVALID_CONFIG",
+      `createRedisAdapter: \`staleAfterMs\` must be a finite number of milliseconds > 0, got ${String(options.staleAfterMs)}`,
+    );
+  }
   const owned: Redis[] = [];
   let pubClient: Redis;
   let subClient: Redis;
@@ -179,17 +177,24 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     owned.push(pubClient, subClient);
   }
 
-  const pub = clientReporter(pubClient, "pub", onError);
-  const sub = clientReporter(subClient, "sub", onError);
+  const pub = clientReporter(pubClient, "pub", options);
+  const sub = clientReporter(subClient, "sub", options);
   pubClient.on("error", pub.report);
   pubClient.on("ready", pub.ready);
   subClient.on("error", sub.report);
   subClient.on("ready", sub.ready);
 
-  const adapter = createAdapter(guarded(pubClient, pub.report), guarded(subClient, sub.report), {
+  const fresh = createFreshness({ pubClient, staleAfterMs, onDrop: options.onDrop, report: pub.report, recovered: pub.ready });
+  const guardedPub = guarded(pubClient, pub.report, fresh.publishes);
+  const guardedSub = guarded(subClient, sub.report);
+  const adapterOptions = {
     ...(options.key !== undefined ? { key: options.key } : {}),
     ...(options.requestsTimeout !== undefined ? { requestsTimeout: options.requestsTimeout } : {}),
-  });
+  };
+  // biome-ignore lint/complexity/useArrowFunction: Socket.IO calls it with `new` (and gets the adapter it returns); an arrow cannot be.
+  const adapter = function (nsp: unknown): FreshRedisAdapter {
+    return new FreshRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh);
+  };
 
   let closing: Promise<void> | undefined;
   return {
@@ -198,12 +203,13 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     subClient,
     health(): RedisAdapterHealth {
       // A client this handle closed is "end" even where ioredis still says "reconnecting".
-      const pubStatus = closing && owned.includes(pubClient) ? "end" : pubClient.status;
+      const pubStatus = closing && owned.includes(pubClient) ? "end" : fresh.gate.open ? pubClient.status : "stalled";
       const subStatus = closing && owned.includes(subClient) ? "end" : subClient.status;
       return { ok: pubStatus === "ready" && subStatus === "ready", pub: pubStatus, sub: subStatus };
     },
     close(): Promise<void> {
       if (!closing) {
+        fresh.stop();
         for (const [client, r] of [
           [pubClient, pub],
           [subClient, sub],

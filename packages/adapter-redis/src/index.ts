@@ -6,3 +6,4 @@ export type {
   RedisAdapterHealth,
   RedisAdapterErrorStage,
 } from "./adapter.js";
+export type { RedisAdapterDropReason } from "./freshness.js";
