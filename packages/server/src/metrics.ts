@@ -114,6 +114,8 @@ export interface ServerMetrics {
   readonly slowConsumers: Counter<string>;
   /** Refusals not sent: no ack asked for one and the socket was over its error rate (a flood). */
   readonly refusalsDropped: Counter<"namespace">;
+  /** Broadcasts to other instances dropped instead of delivered late (a hung or failed Redis), by reason (`publish` or `stale`). */
+  readonly broadcastsDropped: Counter<"reason">;
   /** `ctx.metrics`: application metrics in the same registry, prefixed `loly_app_`. */
   readonly app: WssMetrics;
 }
@@ -194,6 +196,12 @@ export function createServerMetrics(): ServerMetrics {
       name: "loly_refusals_dropped_total",
       help: "Refusals not sent to a flooding client (no ack asked, over its error rate), by namespace",
       labelNames: ["namespace"],
+      registers,
+    }),
+    broadcastsDropped: new Counter({
+      name: "loly_broadcasts_dropped_total",
+      help: "Broadcasts to other instances dropped instead of delivered late, by reason: publish (not published: Redis hung past scale.commandTimeoutMs, or failed) or stale (received older than scale.commandTimeoutMs)",
+      labelNames: ["reason"],
       registers,
     }),
     app: createAppMetrics(registry),

@@ -114,9 +114,16 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
       onRecover: () => logger.info({ component: "ratelimit" }, "cluster rate limiter is back"),
     });
     const adapterLog = backgroundErrors("adapter", logger, metrics);
-    const adapter = createRedisAdapter({ url: config.scale.adapter?.url ?? url, key: `${prefix}socket.io`, onError: adapterLog.report });
-    adapter.pubClient.on("ready", adapterLog.ok);
-    adapter.subClient.on("ready", adapterLog.ok);
+    // A broadcast Redis could not take within the command timeout is dropped and counted, never delivered late.
+    const dropped = { publish: metrics.broadcastsDropped.labels("publish"), stale: metrics.broadcastsDropped.labels("stale") };
+    const adapter = createRedisAdapter({
+      url: config.scale.adapter?.url ?? url,
+      key: `${prefix}socket.io`,
+      staleAfterMs: config.scale.commandTimeoutMs,
+      onError: adapterLog.report,
+      onRecover: adapterLog.ok,
+      onDrop: (reason) => dropped[reason].inc(),
+    });
     return {
       state,
       presence,
