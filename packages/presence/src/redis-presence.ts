@@ -2,7 +2,7 @@ import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
 import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
 import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
-import { ONLINE, SOCKETS, USERS } from "./scripts.js";
+import { ONLINE, SOCKETS, USERS, USERS_PAGE } from "./scripts.js";
 
 /** Options of {@link createRedisPresence}. */
 export interface RedisPresenceOptions {
@@ -43,6 +43,7 @@ export interface RedisPresence extends PresenceBackend {
 }
 
 const usersScript = luaScript(USERS);
+const usersPageScript = luaScript(USERS_PAGE);
 const socketsScript = luaScript(SOCKETS);
 const onlineScript = luaScript(ONLINE);
 const done: Promise<void> = Promise.resolve();
@@ -58,6 +59,12 @@ const done: Promise<void> = Promise.resolve();
  * again (or reconnects) rewrites this instance's entries from it, as it also does when
  * they expired or Redis lost them. Writes reject when Redis does; bound them with a timeout.
  *
+ * No script call grows with what an instance holds (Redis runs one at a time): the heartbeat
+ * renews a page of keys per call, a re-assert sends its bounded calls in one go, a socket
+ * leaving many rooms sends several writes at once, and `users()` of more than 512 entries
+ * in all reads them a page per call (then not at one point in time: each user present
+ * throughout is listed, once).
+ *
  * @example
  * const presence = createRedisPresence({ redis: new Redis(url), prefix: "loly:" });
  * await presence.add({ namespace: "/chat", socketId: socket.id, userId: "u1" });
@@ -68,6 +75,19 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
   const registry = openRegistry("createRedisPresence", options, "presence", "presence", (out) => model.snapshot(out));
   const { root, id: instanceId } = registry;
   const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out));
+  /** The union of `suffix`'s fields on `instances`, a page per call. */
+  const readPages = async (instances: string[], suffix: string): Promise<string[]> => {
+    const seen = new Set<string>();
+    for (const instance of instances) {
+      let cursor = "0";
+      do {
+        const page = (await registry.run(usersPageScript, [root, instance, suffix, cursor])) as string[];
+        cursor = String(page[0]);
+        for (let i = 1; i < page.length; i++) seen.add(page[i] as string);
+      } while (cursor !== "0");
+    }
+    return [...seen];
+  };
 
   return {
     instanceId,
@@ -97,7 +117,10 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
     },
     users(namespace: string, room?: string): Promise<string[]> {
       const suffix = room === undefined ? usersSuffix(namespace) : roomSuffix(namespace, room);
-      return registry.run(usersScript, [root, suffix]) as Promise<string[]>;
+      return registry.run(usersScript, [root, suffix]).then((reply) => {
+        const list = reply as unknown[];
+        return Array.isArray(list[0]) ? readPages(list[0] as string[], suffix) : (list as string[]);
+      });
     },
     socketsOf(namespace: string, userId: string): Promise<string[]> {
       return registry.run(socketsScript, [root, usersSuffix(namespace), userId]).then((lists) => {

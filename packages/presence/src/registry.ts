@@ -12,8 +12,10 @@ import {
   type RedisClientLike,
   type RunScriptOptions,
 } from "@loly-rt/core/redis";
-import { CLOSE, HEARTBEAT, REASSERT, WRITE } from "./scripts.js";
+import { CLOSE, HEARTBEAT, REBUILD, RENEW, SWEEP } from "./instance-scripts.js";
 import type { ChangeList } from "./model.js";
+import { planRebuild, splitWrites } from "./rebuild.js";
+import { WRITE } from "./scripts.js";
 
 /** Where a background Redis failure happened: the periodic heartbeat (incl. re-assert) or `close()`. */
 export type RedisPresenceErrorStage = "heartbeat" | "close";
@@ -22,7 +24,9 @@ export type RedisPresenceErrorStage = "heartbeat" | "close";
 export type RedisPresenceErrorHandler = (err: unknown, stage: RedisPresenceErrorStage) => void;
 
 const heartbeatScript = luaScript(HEARTBEAT);
-const reassertScript = luaScript(REASSERT);
+const renewScript = luaScript(RENEW);
+const rebuildScript = luaScript(REBUILD);
+const sweepScript = luaScript(SWEEP);
 const writeScript = luaScript(WRITE);
 const closeScript = luaScript(CLOSE);
 
@@ -162,9 +166,17 @@ export class InstanceRegistry {
     return runScript(this.redis, s, args, this.dirtyOnFallback);
   }
 
-  /** Applies hash writes in one round trip; a failure leaves Redis to be re-asserted. */
+  /**
+   * Applies hash writes in one round trip (several script calls sent at once when they are
+   * many, as when a socket in many rooms leaves); a failure leaves Redis to be re-asserted.
+   */
   write(changes: ChangeList): Promise<void> {
-    return this.mutate(writeScript, [this.base, this.ttl, ...changes]).then(
+    const parts = splitWrites(changes);
+    const sent =
+      parts.length === 1
+        ? this.mutate(writeScript, [this.base, this.ttl, ...changes])
+        : Promise.all(parts.map((part) => this.mutate(writeScript, [this.base, this.ttl, ...part])));
+    return sent.then(
       () => undefined,
       (err: unknown) => {
         this.dirty = true;
@@ -178,13 +190,8 @@ export class InstanceRegistry {
     if (this.beating || this.closed) return;
     this.beating = true;
     try {
-      let renewed = false;
-      if (!this.dirty) renewed = Number(await this.run(heartbeatScript, [this.root, this.id, this.ttl])) === 1;
-      if (!renewed && !this.closed) {
-        this.dirty = false;
-        this.generation++;
-        await this.mutate(reassertScript, [this.root, this.id, this.ttl, this.marker, ...this.snapshot([])]);
-      }
+      const renewed = !this.dirty && (await this.renew());
+      if (!renewed && !this.closed) await this.reassert();
       this.outage.ok();
     } catch (err) {
       this.dirty = true;
@@ -194,18 +201,68 @@ export class InstanceRegistry {
     }
   }
 
+  /**
+   * Renews the deadline, the marker and every data key, one page of keys per call. False when
+   * Redis lost any of them: the caller re-asserts.
+   */
+  private async renew(): Promise<boolean> {
+    let reply = (await this.run(heartbeatScript, [this.root, this.id, this.ttl])) as unknown[];
+    if (Number(reply[0]) !== 1) return false;
+    let lost = Number(reply[2]);
+    while (String(reply[1]) !== "0" && !this.closed) {
+      reply = (await this.run(renewScript, [this.base, this.ttl, String(reply[1])])) as unknown[];
+      lost += Number(reply[2]);
+    }
+    return lost === 0;
+  }
+
+  /**
+   * Rewrites everything from the mirror: the calls of one snapshot go out at once, so no write
+   * of this instance lands between them; then what the previous data left behind is swept.
+   */
+  private async reassert(): Promise<void> {
+    this.dirty = false;
+    this.generation++;
+    const calls = planRebuild(this.snapshot([]));
+    const last = calls.length - 1;
+    const replies = await Promise.all(
+      calls.map((groups, i) =>
+        this.mutate(rebuildScript, [
+          this.root,
+          this.id,
+          this.ttl,
+          i === 0 ? this.marker : "",
+          i === 0 ? "1" : "0",
+          i === last ? "1" : "0",
+          ...groups,
+        ]),
+      ),
+    );
+    // An earlier re-assert's leftovers were still there: this one kept the keys set, so once
+    // they are swept the next heartbeat re-asserts again.
+    if (Number((replies[0] as unknown[])[0]) !== 1) this.dirty = true;
+    let cursor = String((replies[last] as unknown[])[1]);
+    while (cursor !== "0" && !this.closed) cursor = String(await this.mutate(sweepScript, [this.base, cursor]));
+  }
+
   /** Stops the heartbeat and removes this instance's keys at once. Idempotent; never rejects. */
   close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
       clearInterval(this.timer);
       this.redis.off("ready", this.onReady);
-      this.closing = this.run(closeScript, [this.root, this.id]).then(
-        () => undefined,
-        (err: unknown) => this.outage.fail(err, "close"),
-      );
+      this.closing = this.removeAll().catch((err: unknown) => this.outage.fail(err, "close"));
     }
     return this.closing;
+  }
+
+  /** Unregisters this instance, then deletes its keys a page per call. */
+  private async removeAll(): Promise<void> {
+    for (const set of ["keys", "old"]) {
+      let cursor = "0";
+      do cursor = String(await this.run(closeScript, [this.root, this.id, set, cursor]));
+      while (cursor !== "0");
+    }
   }
 }
 

@@ -1,0 +1,44 @@
+/**
+ * What every script of the presence and the counter shares: how much one call may do, and the
+ * Lua helpers that more than one script uses. Redis runs one script at a time, so a script
+ * whose work grows with what an instance holds would block every other client of Redis: each
+ * script call here works on at most these many keys and fields, and the work that may be
+ * larger is spread over several calls.
+ */
+
+/** The most keys one call renews, deletes or sweeps (a page of `SSCAN ... COUNT`), or dead instances' keys it deletes. */
+export const KEYS_PER_CALL = 128;
+
+/**
+ * The most hash fields one call writes (a re-assert). Small: writing a field into a small hash
+ * (a listpack, up to Redis's `hash-max-listpack-entries`) costs a search of the whole hash.
+ */
+export const FIELDS_PER_CALL = 128;
+
+/** The most hash fields one read returns (`users()`: the union, or one page of it). */
+export const FIELDS_PER_READ = 512;
+
+/** The most hashes one call writes (a re-assert, a write of many changes). */
+export const HASHES_PER_CALL = 32;
+
+/** The most dead instances one heartbeat looks at (each costs a few commands plus its keys). */
+export const DEAD_PER_CALL = 8;
+
+/** `now_ms()`: Redis `TIME` in ms, so instances with skewed clocks agree on who is alive. */
+export const NOW_MS = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
+/**
+ * `claim(base, k)`: before a write to data key `k`, drops it when it is still listed in the
+ * instance's `old` set: a re-assert left it behind (it holds entries of before the re-assert)
+ * and has not swept it yet.
+ */
+export const CLAIM = `
+local function claim(base, k)
+  if redis.call('SREM', base .. ':old', k) == 1 then redis.call('UNLINK', k) end
+end
+`;
