@@ -16,8 +16,9 @@ const sorted = (list: string[]): string[] => [...list].sort();
  * Registers a vitest suite (one `describe`) that proves a {@link PresenceBackend} keeps the
  * contract: users per namespace and room without duplicates, a user online until their last
  * socket leaves, re-adding a socket moves it, remove leaves every room, unknown sockets are
- * ignored, namespaces and rooms never mix even when their names share separators, and an
- * idempotent `close` that forgets this instance's entries.
+ * ignored, namespaces and rooms never mix even when their names share separators, answers
+ * stay whole for thousands of users and for a socket in hundreds of rooms, and an idempotent
+ * `close` that forgets this instance's entries.
  *
  * @example
  * import { describePresenceConformance } from "@loly-rt/core/testing";
@@ -151,6 +152,27 @@ export function describePresenceConformance(name: string, options: PresenceConfo
       expect(await p.socketsOf("/a", "u1")).toEqual(["s1"]);
       expect(await p.socketsOf("/b", "u1")).toEqual(["s2"]);
       expect(await p.users("/b", "r")).toEqual([]);
+    });
+
+    it("lists thousands of users once each, and a socket in hundreds of rooms leaves them all", async () => {
+      const p = await make();
+      const n = 2500;
+      const ids = Array.from({ length: n }, (_, i) => i);
+      await Promise.all(ids.map((i) => p.add({ namespace: "/big", socketId: `s${i}`, userId: `u${i}` })));
+      await Promise.all(ids.map((i) => p.join("/big", `s${i}`, i % 2 === 0 ? "even" : "odd")));
+      const everyone = await p.users("/big");
+      expect(everyone.length).toBe(n);
+      expect(new Set(everyone).size).toBe(n);
+      expect((await p.users("/big", "even")).length).toBe(n / 2);
+
+      const rooms = Array.from({ length: 300 }, (_, r) => `r${r}`);
+      await Promise.all(rooms.map((room) => p.join("/big", "s0", room)));
+      expect(await p.users("/big", "r299")).toEqual(["u0"]);
+      await p.remove("/big", "s0");
+      expect(await p.users("/big", "r0")).toEqual([]);
+      expect(await p.users("/big", "r299")).toEqual([]);
+      expect(await p.isOnline("/big", "u0")).toBe(false);
+      expect((await p.users("/big")).length).toBe(n - 1);
     });
 
     it("close is idempotent and forgets this instance's entries", async () => {
