@@ -25,11 +25,24 @@ import { Backpressure } from "./transport/backpressure.js";
 import { boundedParser } from "./transport/bounded-parser.js";
 import { pollingDelayMs } from "./transport/throttle.js";
 import type { SharedServices } from "./services.js";
+import { Drain, type DrainTarget } from "./shutdown/drain.js";
+import type { SocketRecord } from "./socket/record.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
 
+/** The open Engine.IO sessions, each with the records of its sockets: what a drain closes. */
+function drainTargets(io: Server, records: Iterable<SocketRecord>): DrainTarget[] {
+  const byConn = new Map<unknown, SocketRecord[]>();
+  for (const rec of records) {
+    const list = byConn.get(rec.socket.conn);
+    if (list) list.push(rec);
+    else byConn.set(rec.socket.conn, [rec]);
+  }
+  return Object.values(engineSessions(io)).flatMap((session) => (session ? [{ session, records: byConn.get(session) ?? [] }] : []));
+}
+
 /** Engine.IO's sessions by id (a protected field of its server, read to close one session at once). */
-function engineSessions(io: Server): Record<string, { close(discard: boolean): void } | undefined> {
-  return (io.engine as unknown as { clients?: Record<string, { close(discard: boolean): void }> } | undefined)?.clients ?? {};
+function engineSessions(io: Server): Record<string, { close(discard?: boolean): void } | undefined> {
+  return (io.engine as unknown as { clients?: Record<string, { close(discard?: boolean): void }> } | undefined)?.clients ?? {};
 }
 
 /**
@@ -96,7 +109,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     parser: boundedParser(defaultParser, config.maxPayloadBytes, config.pingTimeoutMs),
     serveClient: false,
     // Refused before a session (and a namespace) exists: counted under the namespace "(handshake)".
-    allowRequest: allowRequest(allowed, () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc()),
+    allowRequest: allowRequest(allowed, () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc(), () => drain.draining),
     cors: corsOptions(allowed),
   };
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
@@ -104,6 +117,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   if (backends.adapter) io.adapter(backends.adapter as never);
 
   const outages = new Outages(logger);
+  const drain = new Drain(config, logger);
   const sessions = new Sessions(config, backends.counter, outages);
   const backpressure = new Backpressure(sessions, config.limits.maxBufferedBytes, metrics, logger);
   io.engine?.on("connection", (conn) => {
@@ -111,11 +125,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     backpressure.watch(conn);
   });
   const reaper = new NamespaceReaper(io);
-  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, (nsp, code) => {
+  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, () => drain.draining, (nsp, code) => {
     metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc();
     reaper.check(nsp);
   });
-  const connections = new Connections({ shared, sessions, outages, logger }, guard, (nsp) => reaper.check(nsp));
+  const connections = new Connections({ shared, sessions, outages, logger }, guard, () => drain.draining, (nsp) => reaper.check(nsp));
   guard.install(io);
   for (const { pattern, route } of routes) {
     const ns = compileNamespace(pattern);
@@ -146,11 +160,18 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       commands.disconnectUser(userId);
     },
     revalidate: (filter = {}) => commands.revalidate(filter),
-    health: () => backends.health(),
+    health: () => {
+      const h = backends.health();
+      return drain.draining ? { ok: false, details: { ...h.details, draining: "true" } } : h;
+    },
     close() {
       closing ??= (async () => {
-        // Sockets disconnect (onDisconnect runs for each), then the parts close.
-        for (const nsp of io._nsps.values()) nsp.local.disconnectSockets(true);
+        // Stop admitting (new sessions and namespaces are refused; a server of ours stops listening),
+        // let events in flight finish, close the connections at the transport level a few at a
+        // time (clients reconnect elsewhere), then hooks, presence, counts, Redis.
+        drain.begin();
+        if (!options.httpServer && httpServer.listening) httpServer.close();
+        await drain.run({ records: () => connections.records.values(), sessions: () => drainTargets(io, connections.records.values()) });
         await connections.pending.drain();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());

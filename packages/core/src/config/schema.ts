@@ -130,6 +130,13 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     /** The address of the metrics listener when `metrics.port` is set. @default "127.0.0.1" */
     host: nonEmptyString("127.0.0.1", "The address of the metrics listener when `metrics.port` is set.", "127.0.0.1"),
   }),
+  /** How `rt.close()` drains: in-flight events first, then connections closed a few at a time. */
+  shutdown: group("How `rt.close()` drains: in-flight events first, then connections closed a few at a time.", {
+    /** How long `rt.close()` waits for events in flight to finish and their acks to be written. @default 10000 */
+    graceMs: millis(0, 10000, "How long `rt.close()` waits for events in flight to finish and their acks to be written."),
+    /** Connections are closed at the transport level spread over this time, so clients reconnect elsewhere without a herd. @default 2000 */
+    drainMs: millis(0, 2000, "Connections are closed at the transport level spread over this time, so clients reconnect elsewhere without a herd."),
+  }),
   /** A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never. @default 30000 */
   handlerTimeoutMs: integer(0, 30000, "A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never.", MAX_TIMER_MS),
 });

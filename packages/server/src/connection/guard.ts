@@ -30,6 +30,8 @@ export class NamespaceGuard {
   constructor(
     private readonly sessions: Sessions,
     limit: number,
+    /** True while the server drains: no new namespace is joined (`UNAVAILABLE`). */
+    private readonly draining: () => boolean,
     /** Counts a refusal (metrics). */
     private readonly refused: (nsp: Namespace, code: ConnectErrorCode) => void,
   ) {
@@ -67,6 +69,7 @@ export class NamespaceGuard {
   }
 
   private check(socket: Socket, next: Next): void {
+    if (this.draining()) return this.refuse(socket, "UNAVAILABLE", next);
     const conn = socket.conn as unknown as EngineConn;
     const session = this.sessions.get(conn);
     if (!session) return next();

@@ -30,13 +30,16 @@ export class Connections {
   constructor(
     private readonly deps: AdmitDeps,
     private readonly guard: NamespaceGuard,
+    /** True while the server drains. */
+    draining: () => boolean,
     /** Called when a socket left or was refused (dynamic namespaces are reaped once empty). */
     private readonly onGone: (nsp: Namespace) => void,
   ) {
     this.pending = new PendingWork(deps.logger, deps.shared.config.handlerTimeoutMs);
     const self = this;
     this.onDisconnect = function (this: Socket, reason: string): void {
-      self.left(this, String(reason));
+      // Socket.IO's own name for it: a drain closes the transport, which Socket.IO calls "forced close".
+      self.left(this, reason === "forced close" && draining() ? "server shutting down" : String(reason));
     };
   }
 

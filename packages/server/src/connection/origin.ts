@@ -37,10 +37,16 @@ function originOf(req: IncomingMessage): string | undefined {
  * Engine.IO's `allowRequest`: the origin allow-list at the handshake, before a session exists
  * (so a refused one is never counted against an IP), for every transport and every namespace.
  * A foreign origin gets HTTP 403 (polling) or 400 (websocket upgrade) whose message is
- * `FORBIDDEN_ORIGIN`.
+ * `FORBIDDEN_ORIGIN`; while the server drains, every new session gets `UNAVAILABLE`.
  */
-export function allowRequest(allowed: "*" | ReadonlySet<string>, refused: () => void): NonNullable<ServerOptions["allowRequest"]> {
+export function allowRequest(
+  allowed: "*" | ReadonlySet<string>,
+  refused: () => void,
+  draining: () => boolean,
+): NonNullable<ServerOptions["allowRequest"]> {
   return (req, callback) => {
+    // A draining server takes no new session: the client retries, through the load balancer, elsewhere.
+    if (draining()) return callback("UNAVAILABLE", false);
     if (originAllowed(originOf(req), allowed)) return callback(null, true);
     refused();
     callback("FORBIDDEN_ORIGIN", false);

@@ -38,6 +38,7 @@ function settleHandler(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, 
     timer = setTimeout(() => {
       if (done) return;
       done = true;
+      rec.inFlight--;
       fail(rec, ctx, ev, ack, new HandlerTimeoutError(ev.name, timeoutMs));
     }, timeoutMs);
     timer.unref?.();
@@ -46,9 +47,12 @@ function settleHandler(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, 
     if (timer) clearTimeout(timer);
     if (done) return false;
     done = true;
+    rec.inFlight--;
     ev.tally.observe((performance.now() - start) / 1000);
     return true;
   };
+  // In flight until answered (by its result or by the timeout): what a drain waits for.
+  rec.inFlight++;
   result.then(
     (value) => {
       if (!settled()) return;

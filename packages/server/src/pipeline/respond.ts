@@ -141,5 +141,12 @@ export function whenSettled<T>(
   onValue: (value: T) => void,
   onError: (err: unknown) => void,
 ): void {
-  pending.then(onValue, onError).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
+  rec.inFlight++;
+  const settled = (): void => {
+    rec.inFlight--;
+  };
+  pending
+    .then(onValue, onError)
+    .then(undefined, (err: unknown) => pipelineFailed(rec, err, ack))
+    .then(settled, settled);
 }

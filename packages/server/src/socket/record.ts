@@ -13,6 +13,8 @@ import type { SharedServices } from "../services.js";
 export class SocketRecord {
   /** Per-event buckets of `socket` scope, created on first use, by event index. */
   eventBuckets: Array<TokenBucket | undefined> | null = null;
+  /** Steps of this socket's events waiting on a promise (an async schema, guard, limiter or handler): a drain waits for 0. */
+  inFlight = 0;
   /** Global-bucket refusals since the bucket last admitted an event (a flood past `limits.burst` is throttled). */
   overflow = 0;
   /** How many unasked-for refusals (`__loly:error` without an ack) this socket may still be sent. */
