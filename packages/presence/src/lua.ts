@@ -6,6 +6,20 @@
  * larger is spread over several calls.
  */
 
+/**
+ * The SCAN cursor a script answered, "0" (done) for anything that is not one: a loop over
+ * pages ends even when the server answers something else (a stand-in, a proxy).
+ */
+export function cursorOf(value: unknown): string {
+  const cursor = String(value);
+  return /^\d+$/.test(cursor) ? cursor : "0";
+}
+
+/** Element `i` of a script's array reply (undefined when the reply is not an array). */
+export function elementOf(reply: unknown, i: number): unknown {
+  return Array.isArray(reply) ? reply[i] : undefined;
+}
+
 /** The most keys one call renews, deletes or sweeps (a page of `SSCAN ... COUNT`), or dead instances' keys it deletes. */
 export const KEYS_PER_CALL = 128;
 

@@ -1,6 +1,7 @@
 import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
 import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
+import { cursorOf } from "./lua.js";
 import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS, USERS_PAGE } from "./scripts.js";
 
@@ -81,9 +82,10 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
     for (const instance of instances) {
       let cursor = "0";
       do {
-        const page = (await registry.run(usersPageScript, [root, instance, suffix, cursor])) as string[];
-        cursor = String(page[0]);
-        for (let i = 1; i < page.length; i++) seen.add(page[i] as string);
+        const page = await registry.run(usersPageScript, [root, instance, suffix, cursor]);
+        if (!Array.isArray(page)) break;
+        cursor = cursorOf(page[0]);
+        for (let i = 1; i < page.length; i++) seen.add(String(page[i]));
       } while (cursor !== "0");
     }
     return [...seen];

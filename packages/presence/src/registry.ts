@@ -13,6 +13,7 @@ import {
   type RunScriptOptions,
 } from "@loly-rt/core/redis";
 import { CLOSE, HEARTBEAT, REBUILD, RENEW, SWEEP } from "./instance-scripts.js";
+import { cursorOf, elementOf } from "./lua.js";
 import type { ChangeList } from "./model.js";
 import { planRebuild, splitWrites } from "./rebuild.js";
 import { WRITE } from "./scripts.js";
@@ -206,12 +207,14 @@ export class InstanceRegistry {
    * Redis lost any of them: the caller re-asserts.
    */
   private async renew(): Promise<boolean> {
-    let reply = (await this.run(heartbeatScript, [this.root, this.id, this.ttl])) as unknown[];
-    if (Number(reply[0]) !== 1) return false;
-    let lost = Number(reply[2]);
-    while (String(reply[1]) !== "0" && !this.closed) {
-      reply = (await this.run(renewScript, [this.base, this.ttl, String(reply[1])])) as unknown[];
-      lost += Number(reply[2]);
+    let reply = await this.run(heartbeatScript, [this.root, this.id, this.ttl]);
+    if (Number(elementOf(reply, 0)) !== 1) return false;
+    let lost = Number(elementOf(reply, 2));
+    let cursor = cursorOf(elementOf(reply, 1));
+    while (cursor !== "0" && !this.closed) {
+      reply = await this.run(renewScript, [this.base, this.ttl, cursor]);
+      lost += Number(elementOf(reply, 2));
+      cursor = cursorOf(elementOf(reply, 1));
     }
     return lost === 0;
   }
@@ -240,9 +243,9 @@ export class InstanceRegistry {
     );
     // An earlier re-assert's leftovers were still there: this one kept the keys set, so once
     // they are swept the next heartbeat re-asserts again.
-    if (Number((replies[0] as unknown[])[0]) !== 1) this.dirty = true;
-    let cursor = String((replies[last] as unknown[])[1]);
-    while (cursor !== "0" && !this.closed) cursor = String(await this.mutate(sweepScript, [this.base, cursor]));
+    if (Number(elementOf(replies[0], 0)) !== 1) this.dirty = true;
+    let cursor = cursorOf(elementOf(replies[last], 1));
+    while (cursor !== "0" && !this.closed) cursor = cursorOf(await this.mutate(sweepScript, [this.base, cursor]));
   }
 
   /** Stops the heartbeat and removes this instance's keys at once. Idempotent; never rejects. */
@@ -260,7 +263,7 @@ export class InstanceRegistry {
   private async removeAll(): Promise<void> {
     for (const set of ["keys", "old"]) {
       let cursor = "0";
-      do cursor = String(await this.run(closeScript, [this.root, this.id, set, cursor]));
+      do cursor = cursorOf(await this.run(closeScript, [this.root, this.id, set, cursor]));
       while (cursor !== "0");
     }
   }
