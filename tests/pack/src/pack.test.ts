@@ -25,7 +25,7 @@ const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const PACKAGES = ["core", "state-memory", "state-redis", "ratelimit", "presence", "adapter-redis", "server", "client"];
 const ENTRIES = [...PACKAGES.map((p) => `@loly-rt/${p}`), "@loly-rt/core/testing"];
 /** Core's subpath entries the server and its siblings load (helpers for the packages themselves). */
-const CORE_SUBPATHS_LOADED = ["internal", "config"];
+const CORE_SUBPATHS_LOADED = ["internal", "config", "redis"];
 /** What a user imports first from each entry: it must be there in both module systems. */
 const KEY_EXPORTS: Record<string, string> = {
   "@loly-rt/core": "defineWssRoute",
