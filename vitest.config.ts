@@ -6,7 +6,10 @@ const pkg = (p: string) => fileURLToPath(new URL(`./packages/${p}`, import.meta.
 /** Tests resolve the workspace packages to their sources: no build is needed to test. */
 export const workspaceAliases = [
   { find: /^@loly-rt\/core\/(testing|redis|internal|config)$/, replacement: pkg("core/src/$1/index.ts") },
-  { find: /^@loly-rt\/(core|state-memory|state-redis|ratelimit|presence|adapter-redis|server|client)$/, replacement: pkg("$1/src/index.ts") },
+  {
+    find: /^@loly-rt\/(core|state-memory|state-redis|ratelimit|presence|adapter-redis|server|client)$/,
+    replacement: pkg("$1/src/index.ts"),
+  },
 ];
 
 export default defineConfig({

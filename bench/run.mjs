@@ -80,7 +80,16 @@ const NONE = { label: "-", values: [] };
 
 /** A row of the report: one metric, per-round values of the baseline and of the subject. */
 function row(metric, unit, base, subject, target, extra = {}) {
-  return { metric, unit, base: base.label, subject: subject.label, baseValues: base.values, subjectValues: subject.values, target, ...extra };
+  return {
+    metric,
+    unit,
+    base: base.label,
+    subject: subject.label,
+    baseValues: base.values,
+    subjectValues: subject.values,
+    target,
+    ...extra,
+  };
 }
 
 async function startServer(kind, opts, { execArgv = [] } = {}) {
@@ -265,13 +274,19 @@ async function echoScenario(id, title, p, connections, window) {
             // At most as many repeats as rounds per scenario, so a busy machine cannot double the run.
             if (!(x.foreignCpuPct > QUIET_PCT) || retries >= p.rounds) break;
             retries++;
-            progress(`${id} round ${round + 1}/${p.rounds} ${kind}: other processes took ${fmt(x.foreignCpuPct)}% of a CPU, measuring again`);
+            progress(
+              `${id} round ${round + 1}/${p.rounds} ${kind}: other processes took ${fmt(x.foreignCpuPct)}% of a CPU, measuring again`,
+            );
           }
           r.disturbed = r.foreignCpuPct > QUIET_PCT;
-          if (r.disturbed) failures.push(`${kind} round ${round + 1}: other processes took ${fmt(r.foreignCpuPct)}% of a CPU (kept: least disturbed attempt)`);
+          if (r.disturbed)
+            failures.push(
+              `${kind} round ${round + 1}: other processes took ${fmt(r.foreignCpuPct)}% of a CPU (kept: least disturbed attempt)`,
+            );
           results[kind].push(r);
           if (r.errors > 0) failures.push(`${kind}: ${r.errors} acks were not a success (first: ${JSON.stringify(r.firstError)})`);
-          if (r.pacedSkipped > 0) failures.push(`${kind} round ${round + 1}: fell behind the fixed rate (${r.pacedSkipped} requests skipped)`);
+          if (r.pacedSkipped > 0)
+            failures.push(`${kind} round ${round + 1}: fell behind the fixed rate (${r.pacedSkipped} requests skipped)`);
           progress(
             `${id} round ${round + 1}/${p.rounds} ${kind}: ${fmt(r.throughput)} rt/s, p50 ${fmt(r.p50)} us, ${fmt(r.cpuPerRt)} us CPU/rt, ` +
               `server ${fmt(r.serverCpuPct)}% gen ${fmt(r.genCpuPct)}% others ${fmt(r.foreignCpuPct)}%` +
@@ -401,7 +416,9 @@ async function fanoutScenario(p) {
             expected: r.expected,
           };
           results[kind].push(x);
-          progress(`3 round ${round + 1}/${p.rounds} ${kind}: p50 ${fmt(x.p50)} us, p99 ${fmt(x.p99)} us, delivered ${r.delivered}/${r.expected}`);
+          progress(
+            `3 round ${round + 1}/${p.rounds} ${kind}: p50 ${fmt(x.p50)} us, p99 ${fmt(x.p99)} us, delivered ${r.delivered}/${r.expected}`,
+          );
         } catch (err) {
           failures.push(`${kind} round ${round + 1}: ${err.message}`);
         } finally {
@@ -410,9 +427,16 @@ async function fanoutScenario(p) {
       }
     }
   } finally {
-    await Promise.all(Object.values(pairs).flat().map((s) => s.proc.stop()));
+    await Promise.all(
+      Object.values(pairs)
+        .flat()
+        .map((s) => s.proc.stop()),
+    );
   }
-  const col = (kind, key) => ({ label: kind === "plain" ? `${PLAIN} + redis-adapter` : `${LOLY} cluster`, values: results[kind].map((r) => r[key]) });
+  const col = (kind, key) => ({
+    label: kind === "plain" ? `${PLAIN} + redis-adapter` : `${LOLY} cluster`,
+    values: results[kind].map((r) => r[key]),
+  });
   const lossless = { text: "= 1 (none lost)", ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((v) => v === 1) };
   return {
     id: 3,
@@ -492,7 +516,9 @@ async function memoryScenario(p) {
     for (const kind of ["plain", "loly"]) {
       for (const r of results[kind]) r.heapMarginal = (r[`heap${b}`] * b - r[`heap${a}`] * a) / (b - a);
     }
-    rows.push(row(`heap per connection, marginal ${a}->${b}`, "KB", col("plain", "heapMarginal", 1024), col("loly", "heapMarginal", 1024), null));
+    rows.push(
+      row(`heap per connection, marginal ${a}->${b}`, "KB", col("plain", "heapMarginal", 1024), col("loly", "heapMarginal", 1024), null),
+    );
   }
   let heap;
   if (heapDiffFlag) {
@@ -504,7 +530,14 @@ async function memoryScenario(p) {
       heap[kind] = { from: a.n, to: b.n, total: d.total, rows: d.rows.slice(0, 25) };
     }
   }
-  return { heap, id: 4, title: `idle memory per signed-in connection at ${p.steps.join(" and ")} connections (after GC)`, rows, failures, raw: results };
+  return {
+    heap,
+    id: 4,
+    title: `idle memory per signed-in connection at ${p.steps.join(" and ")} connections (after GC)`,
+    rows,
+    failures,
+    raw: results,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -537,7 +570,13 @@ async function ratelimitScenario(p) {
     let gen;
     try {
       proxy = await startRedisProxy(REDIS_URL);
-      server = await startServer("loly", { mode: "echo", cluster: true, eventScope: scope, redisUrl: proxy.url, prefix: `${RUN_PREFIX}cmd:` });
+      server = await startServer("loly", {
+        mode: "echo",
+        cluster: true,
+        eventScope: scope,
+        redisUrl: proxy.url,
+        prefix: `${RUN_PREFIX}cmd:`,
+      });
       gen = startChild("load/echo.mjs", {
         env: { BENCH_OPTS: JSON.stringify({ url: server.url, connections: 50, window: 8, hold: true }) },
         label: `echo load (commands per event, ${scope})`,
@@ -572,14 +611,54 @@ async function ratelimitScenario(p) {
     id: 5,
     title: `rate-limit decisions (buckets that never refuse, ${p.keys} keys; Redis implementations interleaved in 100 ms slices; ${p.inflight} in flight for throughput)`,
     rows: [
-      row("in-process decisions/s (sync, no Redis call)", "/s", R("rate-limiter-flexible Memory", "rlf-memory", memory), L, null, { better: "higher" }),
-      row("cluster mode, per-socket limits: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.socket }, exactly(0, 0.02)),
-      row("cluster mode, per-IP event limit: Redis commands per event", "", NONE, { label: "Loly server (echo route)", values: perEvent.ip }, exactly(1, 0.02)),
+      row("in-process decisions/s (sync, no Redis call)", "/s", R("rate-limiter-flexible Memory", "rlf-memory", memory), L, null, {
+        better: "higher",
+      }),
+      row(
+        "cluster mode, per-socket limits: Redis commands per event",
+        "",
+        NONE,
+        { label: "Loly server (echo route)", values: perEvent.socket },
+        exactly(0, 0.02),
+      ),
+      row(
+        "cluster mode, per-IP event limit: Redis commands per event",
+        "",
+        NONE,
+        { label: "Loly server (echo route)", values: perEvent.ip },
+        exactly(1, 0.02),
+      ),
       row("Redis: sequential p50", "us", R("raw EVALSHA", "raw-evalsha", seqP50), R("Loly Redis backend", "loly-redis", seqP50), null),
-      row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("raw EVALSHA", "raw-evalsha", conc), R("Loly Redis backend", "loly-redis", conc), ge(0.8), { better: "higher" }),
-      row("Redis: sequential p50", "us", R("rate-limiter-flexible Redis", "rlf-redis", seqP50), R("Loly Redis backend", "loly-redis", seqP50), le(1)),
-      row(`Redis: decisions/s, ${p.inflight} in flight`, "/s", R("rate-limiter-flexible Redis", "rlf-redis", conc), R("Loly Redis backend", "loly-redis", conc), ge(1), { better: "higher" }),
-      row("Redis server CPU per decision (commandstats)", "us", R("rate-limiter-flexible Redis", "rlf-redis", redisCpu), R("Loly Redis backend", "loly-redis", redisCpu), null),
+      row(
+        `Redis: decisions/s, ${p.inflight} in flight`,
+        "/s",
+        R("raw EVALSHA", "raw-evalsha", conc),
+        R("Loly Redis backend", "loly-redis", conc),
+        ge(0.8),
+        { better: "higher" },
+      ),
+      row(
+        "Redis: sequential p50",
+        "us",
+        R("rate-limiter-flexible Redis", "rlf-redis", seqP50),
+        R("Loly Redis backend", "loly-redis", seqP50),
+        le(1),
+      ),
+      row(
+        `Redis: decisions/s, ${p.inflight} in flight`,
+        "/s",
+        R("rate-limiter-flexible Redis", "rlf-redis", conc),
+        R("Loly Redis backend", "loly-redis", conc),
+        ge(1),
+        { better: "higher" },
+      ),
+      row(
+        "Redis server CPU per decision (commandstats)",
+        "us",
+        R("rate-limiter-flexible Redis", "rlf-redis", redisCpu),
+        R("Loly Redis backend", "loly-redis", redisCpu),
+        null,
+      ),
     ],
     failures,
     raw: results,
@@ -610,14 +689,35 @@ async function stateScenario(p) {
   for (const op of ["get", "set", "incr"]) {
     const seq = (m) => results[m].map((r) => r[op]?.seq.latencyUs.p50);
     const conc = (m) => results[m].map((r) => r[op]?.conc.opsPerSec);
-    rows.push(row(`${op}: sequential p50`, "us", { label: "raw ioredis", values: seq("raw") }, { label: "Loly Redis store", values: seq("loly") }, le(1.1)));
     rows.push(
-      row(`${op}: ops/s, ${p.inflight} in flight`, "/s", { label: "raw ioredis", values: conc("raw") }, { label: "Loly Redis store", values: conc("loly") }, ge(1 / 1.1, ">= 0.91x (1/1.1)"), {
-        better: "higher",
-      }),
+      row(
+        `${op}: sequential p50`,
+        "us",
+        { label: "raw ioredis", values: seq("raw") },
+        { label: "Loly Redis store", values: seq("loly") },
+        le(1.1),
+      ),
+    );
+    rows.push(
+      row(
+        `${op}: ops/s, ${p.inflight} in flight`,
+        "/s",
+        { label: "raw ioredis", values: conc("raw") },
+        { label: "Loly Redis store", values: conc("loly") },
+        ge(1 / 1.1, ">= 0.91x (1/1.1)"),
+        {
+          better: "higher",
+        },
+      ),
     );
   }
-  return { id: 6, title: `state store operations vs raw ioredis (JSON values, ${p.keys} keys, interleaved in 100 ms slices)`, rows, failures, raw: results };
+  return {
+    id: 6,
+    title: `state store operations vs raw ioredis (JSON values, ${p.keys} keys, interleaved in 100 ms slices)`,
+    rows,
+    failures,
+    raw: results,
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -652,7 +752,8 @@ function renderScenario(sc) {
   const header = ["metric", "baseline", "", "subject", "", "ratio", "target"];
   const body = sc.rows.map((r) => {
     const q = ratios(r);
-    const ratio = q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
+    const ratio =
+      q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
     let target = "";
     if (r.target) {
       const judged = r.target.absolute ? r.subjectValues.length > 0 : q.n > 0;
@@ -665,7 +766,11 @@ function renderScenario(sc) {
     return [`${r.metric}${r.unit ? ` (${r.unit})` : ""}`, r.base, cell(r.baseValues), r.subject, cell(r.subjectValues), ratio, target];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const fmtRow = (cols) => cols.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const fmtRow = (cols) =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   lines.push(fmtRow(header));
   lines.push(widths.map((w) => "-".repeat(w)).join("  "));
   for (const b of body) lines.push(fmtRow(b));
@@ -695,7 +800,10 @@ function machine() {
     socketIo: version("socket.io"),
     socketIoClient: version("socket.io-client"),
     ioredis: version("ioredis"),
-    loadAvgAtStart: os.loadavg().map((x) => x.toFixed(2)).join(" "),
+    loadAvgAtStart: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" "),
     commit,
   };
 }
@@ -704,8 +812,25 @@ function machine() {
 // Main
 
 const SCENARIOS = [
-  { id: 1, name: "echo", redis: false, run: () => echoScenario(1, `echo with ack: ${P.echo.connections} connections x ${P.echo.window} in flight each (windowed closed loop), full Loly pipeline`, P.echo, P.echo.connections, P.echo.window) },
-  { id: 2, name: "rtt", redis: false, run: () => echoScenario(2, "single-connection round trip (1 connection, 1 in flight), full Loly pipeline", P.rtt, 1, 1) },
+  {
+    id: 1,
+    name: "echo",
+    redis: false,
+    run: () =>
+      echoScenario(
+        1,
+        `echo with ack: ${P.echo.connections} connections x ${P.echo.window} in flight each (windowed closed loop), full Loly pipeline`,
+        P.echo,
+        P.echo.connections,
+        P.echo.window,
+      ),
+  },
+  {
+    id: 2,
+    name: "rtt",
+    redis: false,
+    run: () => echoScenario(2, "single-connection round trip (1 connection, 1 in flight), full Loly pipeline", P.rtt, 1, 1),
+  },
   { id: 3, name: "fanout", redis: true, run: () => fanoutScenario(P.fanout) },
   { id: 4, name: "memory", redis: false, run: () => memoryScenario(P.memory) },
   { id: 5, name: "ratelimit", redis: true, run: () => ratelimitScenario(P.ratelimit) },
@@ -781,14 +906,18 @@ function renderHeap(heap) {
   for (const [kind, h] of Object.entries(heap)) {
     lines.push(`\nHeap growth per connection from ${h.from} to ${h.to} connections, ${kind} (self sizes, bytes; objects per connection):`);
     lines.push(`  ${fmt(h.total).padStart(7)} B  total`);
-    for (const r of h.rows.filter((r) => r.bytes >= 8)) lines.push(`  ${fmt(r.bytes).padStart(7)} B  ${fmt(r.count).padStart(5)}  ${r.key}`);
+    for (const r of h.rows.filter((r) => r.bytes >= 8))
+      lines.push(`  ${fmt(r.bytes).padStart(7)} B  ${fmt(r.count).padStart(5)}  ${r.key}`);
   }
   return lines.join("\n");
 }
 
 function renderProfile(prof) {
   const lines = [];
-  const phases = [["closed", "closed loop"], ["paced", `fixed ${fmt(P.echo.rate)} rt/s`]];
+  const phases = [
+    ["closed", "closed loop"],
+    ["paced", `fixed ${fmt(P.echo.rate)} rt/s`],
+  ];
   for (const [phase, label] of phases) {
     const a = prof.plain?.[phase];
     const b = prof.loly?.[phase];
@@ -804,8 +933,11 @@ function renderProfile(prof) {
       .filter((r) => r.pa >= 0.01 || r.pb >= 0.01)
       .sort((x, y) => y.pb - x.pb);
     const busy = (x) => (x.busyMs * 1000) / x.roundTrips;
-    lines.push(`  ${fmt(busy(a)).padStart(7)}  ${fmt(busy(b)).padStart(7)}  ${fmt(busy(b) - busy(a)).padStart(10)}  busy (profiler overhead included)`);
-    for (const r of rowsOut) lines.push(`  ${fmt(r.pa).padStart(7)}  ${fmt(r.pb).padStart(7)}  ${fmt(r.pb - r.pa).padStart(10)}  ${r.area}`);
+    lines.push(
+      `  ${fmt(busy(a)).padStart(7)}  ${fmt(busy(b)).padStart(7)}  ${fmt(busy(b) - busy(a)).padStart(10)}  busy (profiler overhead included)`,
+    );
+    for (const r of rowsOut)
+      lines.push(`  ${fmt(r.pa).padStart(7)}  ${fmt(r.pb).padStart(7)}  ${fmt(r.pb - r.pa).padStart(10)}  ${r.area}`);
     if (phase === "closed") {
       lines.push("  top self-time functions of packages/server, packages/ratelimit, packages/core (Loly), us per round trip:");
       for (const f of b.functions.filter((f) => /^packages\/(server|ratelimit|core)/.test(f.area)).slice(0, 12)) {
@@ -831,7 +963,10 @@ if (targetRows.length > 0) {
     console.log(`  ${sc.id}. ${r.metric}${vs}: ${ratio} (${r.target.text}) ${verdict}`);
   }
 }
-info.loadAvgAtEnd = os.loadavg().map((x) => x.toFixed(2)).join(" ");
+info.loadAvgAtEnd = os
+  .loadavg()
+  .map((x) => x.toFixed(2))
+  .join(" ");
 console.log(`\nTotal ${seconds.toFixed(0)} s. Load average at the end: ${info.loadAvgAtEnd}.`);
 mkdirSync(join(BENCH_DIR, "results"), { recursive: true });
 const out = join(BENCH_DIR, "results", `bench-${new Date(started).toISOString().replace(/[:.]/g, "-")}${quick ? "-quick" : ""}.json`);
@@ -871,9 +1006,12 @@ function renderMarkdown() {
     lines.push("|---|---|---:|---:|---:|---|");
     for (const r of sc.rows) {
       const q = r.ratio ?? ratios(r);
-      const ratio = q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
+      const ratio =
+        q.n === 0 ? "-" : q.n === 1 ? `${q.median.toFixed(2)}x` : `${q.median.toFixed(2)}x [${q.min.toFixed(2)}-${q.max.toFixed(2)}]`;
       const target = r.target ? `${r.target.text}${r.targetMet === null ? "" : r.targetMet ? " ok" : " **missed**"}` : "";
-      lines.push(`| ${r.metric}${r.unit ? ` (${r.unit})` : ""} | ${r.base} | ${cell(r.baseValues)} | ${cell(r.subjectValues)} | ${ratio} | ${target} |`);
+      lines.push(
+        `| ${r.metric}${r.unit ? ` (${r.unit})` : ""} | ${r.base} | ${cell(r.baseValues)} | ${cell(r.subjectValues)} | ${ratio} | ${target} |`,
+      );
     }
     for (const f of sc.failures ?? []) lines.push("", `> ${f}`);
   }

@@ -18,7 +18,8 @@ function tally(file) {
   for (let i = 0; i < nodes.length; i += width) {
     const type = types[nodes[i + iType]];
     // Objects by constructor name; strings, closures, arrays... by their type.
-    const key = type === "object" || type === "closure" ? `${type === "closure" ? "closure " : ""}${strings[nodes[i + iName]]}` : `(${type})`;
+    const key =
+      type === "object" || type === "closure" ? `${type === "closure" ? "closure " : ""}${strings[nodes[i + iName]]}` : `(${type})`;
     const t = byKey.get(key) ?? { count: 0, bytes: 0 };
     t.count++;
     t.bytes += nodes[i + iSize];

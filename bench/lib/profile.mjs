@@ -38,7 +38,10 @@ export function summarizeProfile(file) {
     total += us;
     const url = cf.url ?? "";
     // tsx emits each module on few lines: the file (and the name) locate a function, not the line.
-    const short = url.replace(/^file:\/\//, "").replace(/^.*\/(packages|node_modules|bench)\//, "$1/").replace(/^node_modules\/\.pnpm\/[^/]+\/node_modules\//, "");
+    const short = url
+      .replace(/^file:\/\//, "")
+      .replace(/^.*\/(packages|node_modules|bench)\//, "$1/")
+      .replace(/^node_modules\/\.pnpm\/[^/]+\/node_modules\//, "");
     const key = `${name} ${short}`;
     const f = fns.get(key) ?? { name, where: short, area: areaOf(url), ms: 0 };
     f.ms += us / 1000;

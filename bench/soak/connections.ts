@@ -120,7 +120,9 @@ async function main(): Promise<void> {
     await sleep(HOLD_S * 1000);
     const open = sockets.filter((s) => s.isOpen).length;
     const after = await srv.call<Stats>("stats", {}, 60_000);
-    console.log(`after ${HOLD_S} s: ${open} client sockets open, server holds ${after.sockets}; heap ${mb(after.heapUsed)}, RSS ${mb(after.rss)}`);
+    console.log(
+      `after ${HOLD_S} s: ${open} client sockets open, server holds ${after.sockets}; heap ${mb(after.heapUsed)}, RSS ${mb(after.rss)}`,
+    );
 
     const summary = {
       connections: N,

@@ -49,14 +49,9 @@ function prodDefault(key: ConfigKey): string {
  * rule), default in development and in production, description.
  */
 export function renderConfigTable(keys: ConfigKey[] = describeConfig()): string {
-  const lines = [
-    "| key | accepted values | default (development) | default (production) | description |",
-    "|---|---|---|---|---|",
-  ];
+  const lines = ["| key | accepted values | default (development) | default (production) | description |", "|---|---|---|---|---|"];
   for (const key of keys) {
-    lines.push(
-      `| \`${key.path}\` | \`${cell(key.type)}\` | ${devDefault(key)} | ${prodDefault(key)} | ${cell(key.description)} |`,
-    );
+    lines.push(`| \`${key.path}\` | \`${cell(key.type)}\` | ${devDefault(key)} | ${prodDefault(key)} | ${cell(key.description)} |`);
   }
   return lines.join("\n");
 }

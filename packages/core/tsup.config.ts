@@ -6,9 +6,12 @@ import { packageConfig } from "../../tsup.base";
  * so an error made by `@loly-rt/core/internal` is `instanceof` the `LolyError` of
  * `@loly-rt/core`, in ESM and in CommonJS alike.
  */
-export default packageConfig(["src/index.ts", "src/testing/index.ts", "src/redis/index.ts", "src/internal/index.ts", "src/config/index.ts"], {
-  splitting: true,
-  esbuildOptions(options) {
-    options.chunkNames = "shared/[name]-[hash]";
+export default packageConfig(
+  ["src/index.ts", "src/testing/index.ts", "src/redis/index.ts", "src/internal/index.ts", "src/config/index.ts"],
+  {
+    splitting: true,
+    esbuildOptions(options) {
+      options.chunkNames = "shared/[name]-[hash]";
+    },
   },
-});
+);

@@ -28,7 +28,6 @@ function ping(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-
 let child: ChildProcess | undefined;
 
 export async function setup(): Promise<void> {

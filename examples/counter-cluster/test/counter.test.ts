@@ -128,9 +128,7 @@ describe("examples/counter-cluster", () => {
     onB.on("count", ({ count }) => (lastSeenByB = Math.max(lastSeenByB, count)));
     const start = helloA.count;
     const perClient = 15;
-    const results = await Promise.all(
-      [onA, onB].flatMap((c) => Array.from({ length: perClient }, () => c.request("incr"))),
-    );
+    const results = await Promise.all([onA, onB].flatMap((c) => Array.from({ length: perClient }, () => c.request("incr"))));
     const end = start + 2 * perClient;
     expect(new Set(results).size).toBe(2 * perClient);
     expect(Math.max(...results)).toBe(end);

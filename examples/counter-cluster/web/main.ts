@@ -8,9 +8,7 @@ const $ = (id: string): HTMLElement => document.getElementById(id)!;
 const counter = lolySocket<typeof counterRoute, CounterServerEvents>("/counter");
 
 function showUsers(users: string[]): void {
-  $("users").replaceChildren(
-    ...users.map((u) => Object.assign(document.createElement("li"), { textContent: u })),
-  );
+  $("users").replaceChildren(...users.map((u) => Object.assign(document.createElement("li"), { textContent: u })));
 }
 
 counter.on("count", ({ count, by, instance }) => {
@@ -20,11 +18,14 @@ counter.on("count", ({ count, by, instance }) => {
 counter.on("presence", ({ users }) => showUsers(users));
 counter.onError((e) => ($("log").textContent = `${e.code}: ${e.message}`));
 counter.socket.on("connect", () => {
-  counter.request("hello").then(({ you, count, users }) => {
-    $("you").textContent = you;
-    $("count").textContent = String(count);
-    showUsers(users);
-  }, (err: unknown) => ($("log").textContent = String(err)));
+  counter.request("hello").then(
+    ({ you, count, users }) => {
+      $("you").textContent = you;
+      $("count").textContent = String(count);
+      showUsers(users);
+    },
+    (err: unknown) => ($("log").textContent = String(err)),
+  );
 });
 $("incr").addEventListener("click", () => {
   counter.request("incr").catch((err: unknown) => ($("log").textContent = String(err)));

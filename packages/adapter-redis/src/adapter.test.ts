@@ -52,7 +52,10 @@ describe("createRedisAdapter", () => {
     const errors: unknown[] = [];
     const handleA = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
     const handleB = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
-    cleanups.push(() => handleA.close(), () => handleB.close());
+    cleanups.push(
+      () => handleA.close(),
+      () => handleB.close(),
+    );
     const a = await startIo(handleA);
     const b = await startIo(handleB);
     cleanups.push(
@@ -92,7 +95,10 @@ describe("createRedisAdapter", () => {
     const key = `${testPrefix("adapter")}socket.io`;
     const userPub = testRedis();
     const userSub = testRedis();
-    cleanups.push(() => void userPub.disconnect(), () => void userSub.disconnect());
+    cleanups.push(
+      () => void userPub.disconnect(),
+      () => void userSub.disconnect(),
+    );
 
     const both = createRedisAdapter({ pubClient: userPub, subClient: userSub, key });
     const onlyPub = createRedisAdapter({ pubClient: userPub, key });
@@ -161,7 +167,10 @@ describe("createRedisAdapter", () => {
     const errors: string[] = [];
     const handleA = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
     const handleB = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
-    cleanups.push(() => handleA.close(), () => handleB.close());
+    cleanups.push(
+      () => handleA.close(),
+      () => handleB.close(),
+    );
     const a = await startIo(handleA);
     const b = await startIo(handleB);
     cleanups.push(

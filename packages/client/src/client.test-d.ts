@@ -23,9 +23,7 @@ describe("lolySocket types", () => {
 
   test("request resolves with the handler's awaited result", () => {
     expectTypeOf(chat.request("ping")).toEqualTypeOf<Promise<"pong">>();
-    expectTypeOf(chat.request("message", { text: "hi" })).toEqualTypeOf<
-      Promise<{ id: number; text: string; by: string }>
-    >();
+    expectTypeOf(chat.request("message", { text: "hi" })).toEqualTypeOf<Promise<{ id: number; text: string; by: string }>>();
     expectTypeOf(chat.request("resize", "42")).resolves.toEqualTypeOf<{ width: number }>();
     expectTypeOf(chat.request("schedule", { at: "2030-01-01" })).resolves.toBeNumber();
     expectTypeOf(chat.request("leave")).resolves.toBeVoid();

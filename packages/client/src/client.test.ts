@@ -137,9 +137,7 @@ describe("lolySocket", () => {
     const seen: unknown[] = [];
     const off = c.onError((e) => seen.push(e));
     await rejection(c.request("forbidden"));
-    expect(seen).toEqual([
-      { code: "FORBIDDEN", message: "not the owner", details: { owner: "u2" }, event: "forbidden", requestId: "r-1" },
-    ]);
+    expect(seen).toEqual([{ code: "FORBIDDEN", message: "not the owner", details: { owner: "u2" }, event: "forbidden", requestId: "r-1" }]);
     off();
     await rejection(c.request("forbidden"));
     expect(seen).toHaveLength(1);

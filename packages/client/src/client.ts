@@ -30,9 +30,7 @@ type AnyListener = (...args: any[]) => void;
 function resolveBaseUrl(url: string | undefined): string {
   const raw = url ?? (globalThis as { location?: { origin?: string } }).location?.origin;
   if (raw === undefined || raw === "" || raw === "null") {
-    throw new TypeError(
-      'lolySocket: `url` is required outside a browser, e.g. lolySocket("/chat", { url: "http://localhost:3000" })',
-    );
+    throw new TypeError('lolySocket: `url` is required outside a browser, e.g. lolySocket("/chat", { url: "http://localhost:3000" })');
   }
   let origin = "null";
   try {
@@ -47,10 +45,7 @@ function resolveBaseUrl(url: string | undefined): string {
 }
 
 /** Adapts Loly's `auth` forms to socket.io's `(cb) => void`, reporting a failing callback. */
-function toSocketAuth(
-  auth: LolyAuth | undefined,
-  onFailure: (err: unknown) => void,
-): SocketOptions["auth"] | undefined {
+function toSocketAuth(auth: LolyAuth | undefined, onFailure: (err: unknown) => void): SocketOptions["auth"] | undefined {
   if (typeof auth !== "function" || auth.length >= 1) return auth as SocketOptions["auth"] | undefined;
   const getAuth = auth as () => Record<string, unknown> | Promise<Record<string, unknown>>;
   return (cb) => {
@@ -86,7 +81,12 @@ function handshakeCode(err: Error & { type?: unknown; context?: unknown }): stri
 function connectError(err: Error & { data?: unknown }): LolyClientError {
   const refusal = CONNECT_CODES.has(err.message) ? err.message : handshakeCode(err);
   const code = refusal !== undefined ? (refusal as ConnectErrorCode) : "CONNECT_FAILED";
-  const message = code === "CONNECT_FAILED" ? `connection failed: ${err.message}` : refusal === err.message ? err.message : `refused at the handshake: ${code}`;
+  const message =
+    code === "CONNECT_FAILED"
+      ? `connection failed: ${err.message}`
+      : refusal === err.message
+        ? err.message
+        : `refused at the handshake: ${code}`;
   return new LolyClientError(code, message, err.data, { cause: err });
 }
 

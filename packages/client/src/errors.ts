@@ -43,12 +43,7 @@ export class LolyClientError extends Error {
   /** The event of the request that failed (absent for connection errors). */
   readonly event: string | undefined;
 
-  constructor(
-    code: LolyClientErrorCode,
-    message: string,
-    details?: unknown,
-    options?: { event?: string; cause?: unknown },
-  ) {
+  constructor(code: LolyClientErrorCode, message: string, details?: unknown, options?: { event?: string; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "LolyClientError";
     this.code = code;

@@ -1,10 +1,4 @@
-import type {
-  AnyWssRoute,
-  LolyErrorEvent,
-  RouteEventInput,
-  RouteEventName,
-  RouteEventResult,
-} from "@loly-rt/core";
+import type { AnyWssRoute, LolyErrorEvent, RouteEventInput, RouteEventName, RouteEventResult } from "@loly-rt/core";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 
 /**
@@ -64,9 +58,7 @@ export type ClientEventName<TRoute> = RouteEventName<TRoute>;
 
 /** The payload argument of event `E`: optional when the payload may be `undefined` (no schema). */
 export type PayloadArgs<TRoute, E extends string> =
-  undefined extends RouteEventInput<TRoute, E>
-    ? [payload?: RouteEventInput<TRoute, E>]
-    : [payload: RouteEventInput<TRoute, E>];
+  undefined extends RouteEventInput<TRoute, E> ? [payload?: RouteEventInput<TRoute, E>] : [payload: RouteEventInput<TRoute, E>];
 
 /** The arguments of `request(event, ...)`: the payload, then the request options. */
 export type RequestArgs<TRoute, E extends string> =
@@ -98,10 +90,7 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
    * client is closed or the connection drops before the answer. To pass options to an event
    * without payload, pass `undefined` as payload.
    */
-  request<E extends ClientEventName<TRoute>>(
-    event: E,
-    ...args: RequestArgs<TRoute, E>
-  ): Promise<RouteEventResult<TRoute, E>>;
+  request<E extends ClientEventName<TRoute>>(event: E, ...args: RequestArgs<TRoute, E>): Promise<RouteEventResult<TRoute, E>>;
   /** Listens to a server event; returns a function that removes the listener. */
   on<E extends Extract<keyof TEmits, string>>(event: E, listener: (payload: TEmits[E]) => void): () => void;
   /** Removes a listener (or every listener of the event when none is given). */

@@ -100,9 +100,7 @@ describe("defineWssRoute", () => {
   });
 
   test("the route keeps every event name", () => {
-    expectTypeOf<RouteEventName<Route>>().toEqualTypeOf<
-      "ping" | "message" | "zodLength" | "valibotNumber" | "noSchema" | "asyncMethod"
-    >();
+    expectTypeOf<RouteEventName<Route>>().toEqualTypeOf<"ping" | "message" | "zodLength" | "valibotNumber" | "noSchema" | "asyncMethod">();
     expectTypeOf<RouteEventName<AnyWssRoute>>().toEqualTypeOf<string>();
   });
 

@@ -5,9 +5,7 @@ import { LolyError } from "./errors.js";
 import { RATE_LIMIT_BOUNDS, rateLimitProblems } from "./config/rate-limit.js";
 
 /** An event handler. Its (awaited) return value answers the client's acknowledgement. */
-export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown> = (
-  ctx: WssContext<TData, TUser>,
-) => TResult | Promise<TResult>;
+export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown> = (ctx: WssContext<TData, TUser>) => TResult | Promise<TResult>;
 
 /** A guard: runs after validation; `false` refuses the event with `FORBIDDEN`. */
 export type GuardFn<TData = unknown, TUser = unknown> = (ctx: WssContext<TData, TUser>) => boolean | Promise<boolean>;
@@ -77,30 +75,30 @@ export interface WssRoute<
 export type AnyWssRoute = WssRoute<any, any, any>;
 
 /** Event names of a route (`string` for a route whose type is unknown). */
-export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res>
-  ? Extract<keyof S | keyof Res, string>
-  : string;
+export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res> ? Extract<keyof S | keyof Res, string> : string;
 
 /** Payload a client sends for event `E` (the schema's input type; `unknown` without schema). */
-export type RouteEventInput<R, E extends string> = R extends WssRoute<infer _U, infer S, infer _Res>
-  ? E extends keyof S
-    ? S[E] extends WssSchema
-      ? InferSchemaInput<S[E]>
-      : unknown
-    : never
-  : unknown;
+export type RouteEventInput<R, E extends string> =
+  R extends WssRoute<infer _U, infer S, infer _Res>
+    ? E extends keyof S
+      ? S[E] extends WssSchema
+        ? InferSchemaInput<S[E]>
+        : unknown
+      : never
+    : unknown;
 
 /**
  * What a client's request for event `E` resolves with: the handler's awaited return
  * (`unknown` for a route whose type is unknown).
  */
-export type RouteEventResult<R, E extends string> = R extends WssRoute<infer _U, infer _S, infer Res>
-  ? 0 extends 1 & Res
-    ? unknown
-    : E extends keyof Res
-      ? Awaited<Res[E]>
-      : never
-  : unknown;
+export type RouteEventResult<R, E extends string> =
+  R extends WssRoute<infer _U, infer _S, infer Res>
+    ? 0 extends 1 & Res
+      ? unknown
+      : E extends keyof Res
+        ? Awaited<Res[E]>
+        : never
+    : unknown;
 
 /** The user type of a route: what its `auth` hook returns, without `null` (`null` without `auth`). */
 export type RouteUser<R> = R extends WssRoute<infer U, infer _S, infer _Res> ? U : unknown;
@@ -143,7 +141,7 @@ function checkRateLimit(where: string, value: unknown): void {
  */
 export function assertWssRouteDefinition(def: unknown, label = "route"): asserts def is WssRouteDefinition {
   if (typeof def !== "object" || def === null || Array.isArray(def)) {
-    fail(label, "expected an object like { events: { ping: (ctx) => \"pong\" } }");
+    fail(label, 'expected an object like { events: { ping: (ctx) => "pong" } }');
   }
   const d = def as Record<string, unknown>;
   for (const key of Object.keys(d)) {
@@ -214,11 +212,7 @@ export function defineWssRoute<
   TResults extends Record<PropertyKey, unknown> = {},
 >(definition: WssRouteDefinition<TUser, TSchemas, TResults>): WssRoute<TUser, TSchemas, TResults> {
   assertWssRouteDefinition(definition);
-  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<
-    TUser,
-    TSchemas,
-    TResults
-  >;
+  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<TUser, TSchemas, TResults>;
 }
 
 /** True for a route from any copy of `@loly-rt/core` (brand), or any object shaped like one. */

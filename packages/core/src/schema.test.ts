@@ -17,7 +17,10 @@ describe("compileSchema", () => {
 
   it("falls back to safeParse, then parse", () => {
     const safe = compileSchema({
-      safeParse: (x: unknown) => (typeof x === "string" ? { success: true as const, data: x } : { success: false as const, error: { issues: [{ path: ["q"], message: "nope" }] } }),
+      safeParse: (x: unknown) =>
+        typeof x === "string"
+          ? { success: true as const, data: x }
+          : { success: false as const, error: { issues: [{ path: ["q"], message: "nope" }] } },
     });
     expect(safe("s")).toEqual({ ok: true, value: "s" });
     expect(safe(1)).toEqual({ ok: false, issues: [{ path: "q", message: "nope" }] });
@@ -52,7 +55,10 @@ describe("compileSchema", () => {
         },
       },
     });
-    expect(throwing("x")).toEqual({ ok: false, issues: [{ path: "", message: "Payload could not be validated: the schema failed on it" }] });
+    expect(throwing("x")).toEqual({
+      ok: false,
+      issues: [{ path: "", message: "Payload could not be validated: the schema failed on it" }],
+    });
     const rejecting = compileSchema({
       "~standard": { version: 1, vendor: "test", validate: () => Promise.reject(new Error("down")) },
     });

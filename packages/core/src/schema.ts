@@ -17,13 +17,14 @@ export interface ParseSchema<TOutput = unknown> {
 export type WssSchema = StandardSchemaV1 | SafeParseSchema | ParseSchema;
 
 /** What a schema produces: the type `ctx.data` has. */
-export type InferSchemaOutput<S> = S extends StandardSchemaV1<unknown, infer O>
-  ? O
-  : S extends { safeParse(input: unknown): { success: true; data: infer O } | { success: false } }
+export type InferSchemaOutput<S> =
+  S extends StandardSchemaV1<unknown, infer O>
     ? O
-    : S extends { parse(input: unknown): infer O }
+    : S extends { safeParse(input: unknown): { success: true; data: infer O } | { success: false } }
       ? O
-      : unknown;
+      : S extends { parse(input: unknown): infer O }
+        ? O
+        : unknown;
 
 /** What a schema accepts: the type a client sends. */
 export type InferSchemaInput<S> = S extends StandardSchemaV1<infer I, unknown> ? I : InferSchemaOutput<S>;
@@ -73,9 +74,10 @@ function standardIssues(issues: ReadonlyArray<StandardSchemaV1.Issue>): SchemaIs
 /** Best-effort issues from a thrown or returned error of a non-standard schema. */
 function errorIssues(error: unknown): SchemaIssue[] {
   const e = error as { issues?: unknown; errors?: unknown; message?: unknown } | null;
-  const list = (e && (Array.isArray(e.issues) ? e.issues : Array.isArray(e.errors) ? e.errors : null)) as
-    | Array<{ path?: Array<PropertyKey | { key: PropertyKey }>; message?: unknown }>
-    | null;
+  const list = (e && (Array.isArray(e.issues) ? e.issues : Array.isArray(e.errors) ? e.errors : null)) as Array<{
+    path?: Array<PropertyKey | { key: PropertyKey }>;
+    message?: unknown;
+  }> | null;
   if (list && list.length > 0) {
     return list.map((i) => ({ path: pathToString(i.path), message: String(i.message ?? "Invalid value") }));
   }

@@ -130,12 +130,11 @@ describe("createRedisRateLimitBackend", () => {
     const start = redisNow((await redis.time()) as unknown as [string, string]); // ioredis types TIME as numbers; it answers strings
     for (let i = 0; i < 120; i++) {
       expect((await limiter.consume("busy", spec)).allowed).toBe(true);
-      const [[, tat], [, expireAt], [, time]] = (await redis
-        .multi()
-        .get(key)
-        .pexpiretime(key)
-        .time()
-        .exec()) as [[null, string], [null, number], [null, [string, string]]];
+      const [[, tat], [, expireAt], [, time]] = (await redis.multi().get(key).pexpiretime(key).time().exec()) as [
+        [null, string],
+        [null, number],
+        [null, [string, string]],
+      ];
       const fullAgain = Number(tat);
       // The key outlives the moment the bucket is full again by 5 to 10 s...
       expect(expireAt).toBeGreaterThan(fullAgain + 5000 - 1);

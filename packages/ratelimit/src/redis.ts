@@ -1,11 +1,5 @@
 import type { RateLimitBackend, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
-import {
-  DEFAULT_KEY_PREFIX,
-  evalOnNoScript,
-  luaScript,
-  type RedisClientLike,
-  type RunScriptOptions,
-} from "@loly-rt/core/redis";
+import { DEFAULT_KEY_PREFIX, evalOnNoScript, luaScript, type RedisClientLike, type RunScriptOptions } from "@loly-rt/core/redis";
 
 /**
  * The token-bucket script of the Redis backend: one key, three arguments (capacity, refill

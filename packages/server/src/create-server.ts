@@ -76,14 +76,24 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   const httpServer = options.httpServer ?? createOwnServer();
   const ownPort = config.metrics.enabled && config.metrics.port !== undefined;
   const metricsServer = ownPort
-    ? await startMetricsListener(config.metrics.port as number, config.metrics.host, config.metrics.path, metrics.registry).catch(async (err: unknown) => {
-        await backends.close();
-        throw new LolyError("INVALID_CONFIG", `metrics.port ${config.metrics.port} on ${config.metrics.host}: ${errorMessage(err)}`, undefined, { cause: err });
-      })
+    ? await startMetricsListener(config.metrics.port as number, config.metrics.host, config.metrics.path, metrics.registry).catch(
+        async (err: unknown) => {
+          await backends.close();
+          throw new LolyError(
+            "INVALID_CONFIG",
+            `metrics.port ${config.metrics.port} on ${config.metrics.host}: ${errorMessage(err)}`,
+            undefined,
+            { cause: err },
+          );
+        },
+      )
     : undefined;
   if (metricsServer) {
     const bound = (metricsServer.address() as AddressInfo).port;
-    logger.info({ port: bound, host: config.metrics.host, path: config.metrics.path }, `metrics on http://${config.metrics.host}:${bound}${config.metrics.path}`);
+    logger.info(
+      { port: bound, host: config.metrics.host, path: config.metrics.path },
+      `metrics on http://${config.metrics.host}:${bound}${config.metrics.path}`,
+    );
   }
   const front = installFront(httpServer, {
     metrics: config.metrics.enabled && !ownPort ? { path: config.metrics.path, registry: metrics.registry } : undefined,
@@ -109,7 +119,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     parser: boundedParser(defaultParser, config.maxPayloadBytes, config.pingTimeoutMs),
     serveClient: false,
     // Refused before a session (and a namespace) exists: counted under the namespace "(handshake)".
-    allowRequest: allowRequest(allowed, () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc(), () => drain.draining),
+    allowRequest: allowRequest(
+      allowed,
+      () => metrics.refusedConnections.labels("(handshake)", "FORBIDDEN_ORIGIN").inc(),
+      () => drain.draining,
+    ),
     cors: corsOptions(allowed),
   };
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
@@ -125,11 +139,21 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     backpressure.watch(conn);
   });
   const reaper = new NamespaceReaper(io);
-  const guard = new NamespaceGuard(sessions, config.limits.namespacesPerConnection, () => drain.draining, (nsp, code) => {
-    metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc();
-    reaper.check(nsp);
-  });
-  const connections = new Connections({ shared, sessions, outages, logger }, guard, () => drain.draining, (nsp) => reaper.check(nsp));
+  const guard = new NamespaceGuard(
+    sessions,
+    config.limits.namespacesPerConnection,
+    () => drain.draining,
+    (nsp, code) => {
+      metrics.refusedConnections.labels(connections.patternOf(nsp), code).inc();
+      reaper.check(nsp);
+    },
+  );
+  const connections = new Connections(
+    { shared, sessions, outages, logger },
+    guard,
+    () => drain.draining,
+    (nsp) => reaper.check(nsp),
+  );
   guard.install(io);
   for (const { pattern, route } of routes) {
     const ns = compileNamespace(pattern);
@@ -137,9 +161,14 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     if (ns.regex) reaper.watch(nsp);
     connections.serve(nsp, ns.match.bind(ns), compileRoute(pattern, route, shared));
   }
-  const commands = new ClusterCommands(io, backends.adapter !== undefined, {
-    revalidate: (filter) => revalidateLocal(connections.records.values(), filter, outages),
-  }, logger);
+  const commands = new ClusterCommands(
+    io,
+    backends.adapter !== undefined,
+    {
+      revalidate: (filter) => revalidateLocal(connections.records.values(), filter, outages),
+    },
+    logger,
+  );
 
   let closing: Promise<void> | null = null;
   return {
@@ -153,7 +182,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     async listen(port = 0, host?: string) {
       const fresh = !httpServer.listening;
       const bound = await listen(httpServer, port, host);
-      if (fresh) logger.info({ port: bound, path: config.path, mode: config.scale.mode }, `realtime server listening on :${bound}${config.path}`);
+      if (fresh)
+        logger.info({ port: bound, path: config.path, mode: config.scale.mode }, `realtime server listening on :${bound}${config.path}`);
       return bound;
     },
     async disconnectUser(userId: string) {

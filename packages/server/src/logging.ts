@@ -20,10 +20,10 @@ export const REDACT_PATHS: string[] = [
   "*.refreshToken",
   "headers.authorization",
   "headers.cookie",
-  "headers[\"set-cookie\"]",
+  'headers["set-cookie"]',
   "*.headers.authorization",
   "*.headers.cookie",
-  "*.headers[\"set-cookie\"]",
+  '*.headers["set-cookie"]',
   "handshake.auth",
   "*.handshake.auth",
   "auth",
@@ -80,10 +80,7 @@ function maskUrl(url: string): string {
  * when `pino-pretty` is installed (an optional dependency; JSON otherwise). Redacts
  * {@link REDACT_PATHS}.
  */
-export async function createLogger(
-  config: RealtimeConfig,
-  options: { destination?: DestinationStream } = {},
-): Promise<LolyLogger> {
+export async function createLogger(config: RealtimeConfig, options: { destination?: DestinationStream } = {}): Promise<LolyLogger> {
   const opts: LoggerOptions = {
     level: config.logging.level,
     base: { pid: process.pid },

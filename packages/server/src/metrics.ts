@@ -138,17 +138,32 @@ function createAppMetrics(registry: Registry): WssMetrics {
   };
   return {
     increment(name, labels, by = 1) {
-      const c = get("counter", name, labels, (n, l) => new Counter({ name: n, help: `Application counter ${name}`, labelNames: l, registers: [registry] }));
+      const c = get(
+        "counter",
+        name,
+        labels,
+        (n, l) => new Counter({ name: n, help: `Application counter ${name}`, labelNames: l, registers: [registry] }),
+      );
       if (labels) c.inc(labels, by);
       else c.inc(by);
     },
     observe(name, value, labels) {
-      const h = get("histogram", name, labels, (n, l) => new Histogram({ name: n, help: `Application histogram ${name}`, labelNames: l, registers: [registry] }));
+      const h = get(
+        "histogram",
+        name,
+        labels,
+        (n, l) => new Histogram({ name: n, help: `Application histogram ${name}`, labelNames: l, registers: [registry] }),
+      );
       if (labels) h.observe(labels, value);
       else h.observe(value);
     },
     set(name, value, labels) {
-      const g = get("gauge", name, labels, (n, l) => new Gauge({ name: n, help: `Application gauge ${name}`, labelNames: l, registers: [registry] }));
+      const g = get(
+        "gauge",
+        name,
+        labels,
+        (n, l) => new Gauge({ name: n, help: `Application gauge ${name}`, labelNames: l, registers: [registry] }),
+      );
       if (labels) g.set(labels, value);
       else g.set(value);
     },
@@ -167,7 +182,12 @@ export function createServerMetrics(): ServerMetrics {
   const metrics: ServerMetrics = {
     registry,
     connections: new Gauge({ name: "loly_connections", help: "Open connections by namespace", labelNames: ["namespace"], registers }),
-    connectionsTotal: new Counter({ name: "loly_connections_total", help: "Accepted connections by namespace", labelNames: ["namespace"], registers }),
+    connectionsTotal: new Counter({
+      name: "loly_connections_total",
+      help: "Accepted connections by namespace",
+      labelNames: ["namespace"],
+      registers,
+    }),
     refusedConnections: new Counter({
       name: "loly_connections_refused_total",
       help: "Refused connections by namespace and code",
@@ -179,14 +199,24 @@ export function createServerMetrics(): ServerMetrics {
       tallies.tallies.push(t);
       return t;
     },
-    errors: new Counter({ name: "loly_errors_total", help: "Errors sent to clients by namespace and code", labelNames: ["namespace", "code"], registers }),
+    errors: new Counter({
+      name: "loly_errors_total",
+      help: "Errors sent to clients by namespace and code",
+      labelNames: ["namespace", "code"],
+      registers,
+    }),
     rateLimited: new Counter({
       name: "loly_rate_limited_total",
       help: "Events refused by a rate limit, by namespace, limit (global or event) and scope (socket, ip or user)",
       labelNames: ["namespace", "limit", "scope"],
       registers,
     }),
-    backendErrors: new Counter({ name: "loly_backend_errors_total", help: "Errors of Redis, the adapter and other backends by component", labelNames: ["component"], registers }),
+    backendErrors: new Counter({
+      name: "loly_backend_errors_total",
+      help: "Errors of Redis, the adapter and other backends by component",
+      labelNames: ["component"],
+      registers,
+    }),
     slowConsumers: new Counter({
       name: "loly_slow_consumers_total",
       help: "Connections closed for holding more than limits.maxBufferedBytes unsent (clients that stop reading)",

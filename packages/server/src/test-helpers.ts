@@ -110,7 +110,8 @@ export function handshakeRefusal(socket: ClientSocket): Promise<{ type: unknown;
     socket.once("connect", () => reject(new Error("connected, expected a refusal")));
     socket.once("connect_error", (err: Error & { type?: unknown; description?: unknown; context?: { responseText?: string } }) => {
       const d = err.description;
-      const status = typeof d === "number" ? d : Number(/server response: (\d+)/.exec(String((d as Error | undefined)?.message ?? ""))?.[1]);
+      const status =
+        typeof d === "number" ? d : Number(/server response: (\d+)/.exec(String((d as Error | undefined)?.message ?? ""))?.[1]);
       const text = err.context?.responseText;
       resolve({ type: err.type, status: Number.isFinite(status) ? status : undefined, body: text ? JSON.parse(text) : undefined });
     });

@@ -100,10 +100,7 @@ describe("key layout", () => {
       found.push(...keys);
     } while (cursor !== "0");
     expect(found.sort()).toEqual(
-      [
-        `${prefix}lock:${k("lock")}`,
-        ...["v", "ttl", "c", "d", "l", "s"].map((name) => `${prefix}state:${k(name)}`),
-      ].sort(),
+      [`${prefix}lock:${k("lock")}`, ...["v", "ttl", "c", "d", "l", "s"].map((name) => `${prefix}state:${k(name)}`)].sort(),
     );
     expect(found.every((key) => key.startsWith(prefix))).toBe(true);
     await release!();
@@ -193,9 +190,7 @@ describe("atomicity across processes", () => {
     const a = store();
     const b = store();
     expect(a.redis).not.toBe(b.redis);
-    const results = await Promise.all(
-      Array.from({ length: 40 }, (_v, i) => (i % 2 === 0 ? a : b).lock("two-clients", 60_000)),
-    );
+    const results = await Promise.all(Array.from({ length: 40 }, (_v, i) => (i % 2 === 0 ? a : b).lock("two-clients", 60_000)));
     const winners = results.filter((r) => r !== null);
     expect(winners).toHaveLength(1);
     expect(await a.lock("two-clients", 60_000)).toBeNull();

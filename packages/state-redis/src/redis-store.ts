@@ -41,8 +41,11 @@ export interface RedisStateStore extends RealtimeStateStore {
 }
 
 /** Deletes the lock only when it still holds the caller's token: a stale release frees nothing. */
-const releaseScript = luaScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
-return 0`, 1);
+const releaseScript = luaScript(
+  `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) end
+return 0`,
+  1,
+);
 
 function isReplyError(err: unknown): err is Error {
   return err instanceof Error && err.name === "ReplyError";
@@ -107,9 +110,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     throw new TypeError("createRedisStateStore: pass either `redis` (your ioredis client) or `url`, not both");
   }
   if (given === undefined && url === undefined) {
-    throw new TypeError(
-      'createRedisStateStore: pass `url` (e.g. "redis://127.0.0.1:6379") or `redis` (an ioredis client)',
-    );
+    throw new TypeError('createRedisStateStore: pass `url` (e.g. "redis://127.0.0.1:6379") or `redis` (an ioredis client)');
   }
   if (typeof prefix !== "string") {
     throw new TypeError(`createRedisStateStore: prefix must be a string, got ${typeof prefix}`);

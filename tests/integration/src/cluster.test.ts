@@ -149,10 +149,14 @@ describe("cluster: per-IP connection limit and crash safety", () => {
   it("drops a SIGKILLed instance's users from presence and IP counts within presence.ttlMs (3)", async () => {
     // the previous test's sockets are released asynchronously: wait for a free slot
     let first: Awaited<ReturnType<typeof connectTo>> | undefined;
-    await eventually(async () => {
-      first = await connectTo(a, { userId: "k-watcher" }).catch(() => undefined);
-      return first !== undefined;
-    }, 3000, 50);
+    await eventually(
+      async () => {
+        first = await connectTo(a, { userId: "k-watcher" }).catch(() => undefined);
+        return first !== undefined;
+      },
+      3000,
+      50,
+    );
     if (!first) throw new Error("unreachable");
     const watcher = first;
     await connectTo(b, { userId: "k-victim-1" });
@@ -161,23 +165,31 @@ describe("cluster: per-IP connection limit and crash safety", () => {
     expect(before).toEqual(expect.arrayContaining(["k-watcher", "k-victim-1", "k-victim-2"]));
     const killedAt = Date.now();
     await b.kill();
-    const staleness = await eventually(async () => {
-      const users = await ask<string[]>(watcher, "users");
-      return !users.includes("k-victim-1") && !users.includes("k-victim-2");
-    }, PRESENCE_TTL * 3, 50);
+    const staleness = await eventually(
+      async () => {
+        const users = await ask<string[]>(watcher, "users");
+        return !users.includes("k-victim-1") && !users.includes("k-victim-2");
+      },
+      PRESENCE_TTL * 3,
+      50,
+    );
     const measured = Date.now() - killedAt;
     console.log(`presence staleness after SIGKILL: ${measured} ms (ttl ${PRESENCE_TTL} ms)`);
     expect(staleness).toBeLessThanOrEqual(PRESENCE_TTL + 1000);
     expect(await ask<string[]>(watcher, "users")).toContain("k-watcher");
     // the dead instance's two connections no longer count against the IP (limit 3: watcher + 2 new)
-    const freed = await eventually(async () => {
-      try {
-        await connectTo(a);
-        return true;
-      } catch {
-        return false;
-      }
-    }, PRESENCE_TTL * 3, 100);
+    const freed = await eventually(
+      async () => {
+        try {
+          await connectTo(a);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      PRESENCE_TTL * 3,
+      100,
+    );
     expect(Date.now() - killedAt).toBeLessThanOrEqual(PRESENCE_TTL * 3);
     expect(freed).toBeGreaterThanOrEqual(0);
     await connectTo(a);

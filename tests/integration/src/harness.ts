@@ -76,7 +76,11 @@ export async function ask<T = unknown>(s: Socket, event: string, payload?: unkno
   return res.data as T;
 }
 
-export async function askRaw(s: Socket, event: string, payload?: unknown): Promise<{ ok: boolean; data?: unknown; error?: { code: string; details?: any } }> {
+export async function askRaw(
+  s: Socket,
+  event: string,
+  payload?: unknown,
+): Promise<{ ok: boolean; data?: unknown; error?: { code: string; details?: any } }> {
   return (await s.timeout(8000).emitWithAck(event, payload)) as never;
 }
 

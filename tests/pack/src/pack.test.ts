@@ -100,7 +100,8 @@ function expectSuccess(what: string, r: RunResult): void {
  */
 function outsideEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  const inherited = /^(npm_package_|npm_lifecycle_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_local_prefix$|npm_config_user_agent$|npm_config_verify_deps_before_run$|pnpm_|init_cwd$|vitest|tsx_|node_options$|node_env$|test$|force_color$)/i;
+  const inherited =
+    /^(npm_package_|npm_lifecycle_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_local_prefix$|npm_config_user_agent$|npm_config_verify_deps_before_run$|pnpm_|init_cwd$|vitest|tsx_|node_options$|node_env$|test$|force_color$)/i;
   for (const [key, value] of Object.entries(process.env)) if (!inherited.test(key)) env[key] = value;
   return { ...env, NO_COLOR: "1", ...extra };
 }
@@ -353,7 +354,9 @@ describe("the packed packages", () => {
 
     // The app: the tarballs, the peers a user installs, and the workspace's versions of them.
     const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
-    const tsxPkg = JSON.parse(await readFile(join(ROOT, "node_modules/tsx/package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const tsxPkg = JSON.parse(await readFile(join(ROOT, "node_modules/tsx/package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
     const range = (name: string): string => rootPkg.devDependencies[name] ?? "*";
     app = join(tmp, "app");
     await mkdir(join(app, "check"), { recursive: true });
@@ -384,7 +387,10 @@ describe("the packed packages", () => {
       writeFile(join(app, "check/check.ts"), TYPES_CHECK),
       writeFile(
         join(app, "tsconfig.node16.json"),
-        tsconfig({ module: "node16", moduleResolution: "node16", lib: ["es2022"], types: ["node"] }, ["check/check.mts", "check/check.cts"]),
+        tsconfig({ module: "node16", moduleResolution: "node16", lib: ["es2022"], types: ["node"] }, [
+          "check/check.mts",
+          "check/check.cts",
+        ]),
       ),
       writeFile(
         join(app, "tsconfig.bundler.json"),
@@ -420,8 +426,14 @@ describe("the packed packages", () => {
       for (const f of ["dist/index.js", "dist/index.cjs", "dist/index.d.ts", "dist/index.d.cts", "README.md", "LICENSE", "package.json"]) {
         expect(files, name).toContain(`package/${f}`);
       }
-      expect(files.filter((f) => !f.startsWith("package/dist/") && !/^package\/(README\.md|LICENSE|package\.json)$/.test(f)), name).toEqual([]);
-      expect(files.filter((f) => /\.test(-d)?\.|fixtures|testing\/redis-server/.test(f)), name).toEqual([]);
+      expect(
+        files.filter((f) => !f.startsWith("package/dist/") && !/^package\/(README\.md|LICENSE|package\.json)$/.test(f)),
+        name,
+      ).toEqual([]);
+      expect(
+        files.filter((f) => /\.test(-d)?\.|fixtures|testing\/redis-server/.test(f)),
+        name,
+      ).toEqual([]);
     }
   });
 
@@ -485,7 +497,10 @@ describe("the packed packages", () => {
         // Core's subpath entries share its code through chunks (one LolyError in the process).
         const chunk = /^@loly-rt\/core\/dist\/shared\/chunk-[A-Z0-9]+\.cjs$/;
         expect(out.required.filter((f) => !chunk.test(f)).sort()).toEqual(
-          [...PACKAGES.map((p) => `@loly-rt/${p}/dist/index.cjs`), ...CORE_SUBPATHS_LOADED.map((s) => `@loly-rt/core/dist/${s}/index.cjs`)].sort(),
+          [
+            ...PACKAGES.map((p) => `@loly-rt/${p}/dist/index.cjs`),
+            ...CORE_SUBPATHS_LOADED.map((s) => `@loly-rt/core/dist/${s}/index.cjs`),
+          ].sort(),
         );
         expect(out.required.filter((f) => chunk.test(f)).length).toBeGreaterThan(0);
       }
@@ -501,7 +516,9 @@ describe("the packed packages", () => {
   it("type-checks against the packed declarations: node16 (ESM and CJS) and bundler", async () => {
     const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
     const [node16, bundler] = await Promise.all(
-      ["tsconfig.node16.json", "tsconfig.bundler.json"].map((p) => run(process.execPath, [tsc, "-p", p], { cwd: app, env, timeoutMs: 60_000 })),
+      ["tsconfig.node16.json", "tsconfig.bundler.json"].map((p) =>
+        run(process.execPath, [tsc, "-p", p], { cwd: app, env, timeoutMs: 60_000 }),
+      ),
     );
     expectSuccess("tsc -p tsconfig.node16.json", node16!);
     expectSuccess("tsc -p tsconfig.bundler.json", bundler!);

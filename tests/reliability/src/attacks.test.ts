@@ -24,14 +24,18 @@ afterAll(async () => {
 });
 
 describe("attack suite (short)", () => {
-  it.each(["websocket", "polling"] as const)("a %s client flooding acked events and never reading: heap bounded, flooder closed", async (transport) => {
-    const f = await flood(srv, transport, 4);
-    console.log(`[figure] flood ${JSON.stringify(f)}`);
-    expect(f.heapGrowthMB).toBeLessThan(50);
-    // The bystander was answered all along (its p99 is a figure, not asserted: no wall-clock test).
-    expect(f.bystanderFloodP99Ms).toBeLessThan(10_000);
-    expect(f.eventsSent).toBeGreaterThan(0);
-  }, 30_000);
+  it.each(["websocket", "polling"] as const)(
+    "a %s client flooding acked events and never reading: heap bounded, flooder closed",
+    async (transport) => {
+      const f = await flood(srv, transport, 4);
+      console.log(`[figure] flood ${JSON.stringify(f)}`);
+      expect(f.heapGrowthMB).toBeLessThan(50);
+      // The bystander was answered all along (its p99 is a figure, not asserted: no wall-clock test).
+      expect(f.bystanderFloodP99Ms).toBeLessThan(10_000);
+      expect(f.eventsSent).toBeGreaterThan(0);
+    },
+    30_000,
+  );
 
   it("2,000 namespaces asked for over one connection: 16 connect, the rest are refused, nothing piles up", async () => {
     const f = await manyNamespaces(srv, 2000);

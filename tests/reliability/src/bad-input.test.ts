@@ -48,7 +48,10 @@ describe("bad input", () => {
   };
 
   beforeAll(async () => {
-    srv = await startServer({ [NS]: probeRoute(probe), "/rooms/[id]": probeRoute(probe) }, { maxPayloadBytes: MAX, limits: { eventsPerSecond: 100_000, burst: 100_000 } });
+    srv = await startServer(
+      { [NS]: probeRoute(probe), "/rooms/[id]": probeRoute(probe) },
+      { maxPayloadBytes: MAX, limits: { eventsPerSecond: 100_000, burst: 100_000 } },
+    );
     bystander = await srv.connected(NS, { auth: { userId: "bystander" } });
   });
   afterEach(() => {
@@ -78,7 +81,10 @@ describe("bad input", () => {
     ["a placeholder pointing past the attachments", ['451-/b,["bin",{"_placeholder":true,"num":7}]', Buffer.from([1])]],
     ["an absurd attachment count", ['459999999999-/b,["bin",{"_placeholder":true,"num":0}]']],
     ["a negative attachment count", ['45-1-/b,["bin",{"_placeholder":true,"num":0}]']],
-    ["a deeply nested binary packet", [`451-/b,["bin",${'{"a":'.repeat(5000)}{"_placeholder":true,"num":0}${"}".repeat(5000)}]`, Buffer.from([1])]],
+    [
+      "a deeply nested binary packet",
+      [`451-/b,["bin",${'{"a":'.repeat(5000)}{"_placeholder":true,"num":0}${"}".repeat(5000)}]`, Buffer.from([1])],
+    ],
   ] as Array<[string, Array<string | Buffer>]>)("malformed websocket frame: %s -> the connection is closed", async (_name, frames) => {
     const raw = await open();
     const before = runs();

@@ -41,7 +41,10 @@ describe("cluster: cutting a user off everywhere", () => {
       // a dynamic child namespace that only B has
       connectClient(b.url, "/rooms/only-on-b", { token: "mallory" }),
     ]);
-    const bystanders = await Promise.all([connectClient(a.url, "/rel", { token: "trent" }), connectClient(b.url, "/rooms/only-on-b", { token: "trent" })]);
+    const bystanders = await Promise.all([
+      connectClient(a.url, "/rel", { token: "trent" }),
+      connectClient(b.url, "/rooms/only-on-b", { token: "trent" }),
+    ]);
     const gone = victim.map((s) => disconnected(s));
     const started = Date.now();
     await a.call("disconnectUser", { userId: "mallory" });
@@ -61,7 +64,10 @@ describe("cluster: cutting a user off everywhere", () => {
       connectClient(b.url, "/rooms/r1", { token: "oscar:s1", checkRevoked: true }),
     ]);
     const otherSession = await connectClient(b.url, "/rel", { token: "oscar:s2", checkRevoked: true });
-    const others = await Promise.all([connectClient(a.url, "/rel", { token: "peggy", checkRevoked: true }), connectClient(b.url, "/rel", { token: "victor" })]);
+    const others = await Promise.all([
+      connectClient(a.url, "/rel", { token: "peggy", checkRevoked: true }),
+      connectClient(b.url, "/rel", { token: "victor" }),
+    ]);
     // revoke session s1 in the shared state store (what an admin endpoint would do)
     const redis = testRedis();
     await redis.set(`${prefix}state:revoked:oscar:s1`, "true");

@@ -34,7 +34,13 @@ interface Client {
 }
 
 function startClient(url: string, user: string): Client {
-  const socket = io(`${url}/rel`, { path: "/wss", transports: ["websocket"], auth: { token: user }, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+  const socket = io(`${url}/rel`, {
+    path: "/wss",
+    transports: ["websocket"],
+    auth: { token: user },
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+  });
   const client: Client = { socket, user, answered: new Set(), gaps: [] };
   let lostAt = 0;
   socket.on("disconnect", () => (lostAt = Date.now()));
@@ -83,7 +89,9 @@ afterAll(async () => {
 });
 
 describe("rolling restart behind a load balancer", () => {
-  it(`${CLIENTS} clients with acked work: nothing executed goes unanswered, everyone is back within drainMs + 3 s`, { timeout: 90_000 }, async () => {
+  it(`${CLIENTS} clients with acked work: nothing executed goes unanswered, everyone is back within drainMs + 3 s`, {
+    timeout: 90_000,
+  }, async () => {
     const a = await startInstance(config());
     const b = await startInstance(config());
     procs.push(a, b);

@@ -50,7 +50,7 @@ class Gen {
       case 3:
         return String.fromCharCode(...Array.from({ length: this.int(12) }, () => this.int(0xffff)));
       case 4:
-        return "\ud800\u0000\u001e\"\\";
+        return '\ud800\u0000\u001e"\\';
       default:
         return String(this.int(1e9));
     }
@@ -74,7 +74,12 @@ class Gen {
       default: {
         const o: Record<string, unknown> = {};
         for (let i = this.int(5); i > 0; i--) {
-          Object.defineProperty(o, this.string().slice(0, 20), { value: this.value(depth + 1), enumerable: true, configurable: true, writable: true });
+          Object.defineProperty(o, this.string().slice(0, 20), {
+            value: this.value(depth + 1),
+            enumerable: true,
+            configurable: true,
+            writable: true,
+          });
         }
         return o;
       }
@@ -114,7 +119,11 @@ class Gen {
           out = Buffer.concat([out.subarray(0, at), out.subarray(at + this.int(8))]);
           break;
         case 2:
-          out = Buffer.concat([out.subarray(0, at), Buffer.from(Array.from({ length: 1 + this.int(6) }, () => this.int(256))), out.subarray(at)]);
+          out = Buffer.concat([
+            out.subarray(0, at),
+            Buffer.from(Array.from({ length: 1 + this.int(6) }, () => this.int(256))),
+            out.subarray(at),
+          ]);
           break;
         default:
           out = Buffer.concat([out, out.subarray(at, at + this.int(16))]);

@@ -135,13 +135,16 @@ describe("handler faults", () => {
     expect(errors.filter((e) => e.event === "late")).toHaveLength(1);
   });
 
-  it.each(["throwString", "throwNull", "throwUndefinedAsync", "throwCyclic"])("%s (a thrown non-Error): INTERNAL, no crash", async (event) => {
-    const s = await srv.connected("/f");
-    const ack = await request(s, event);
-    expect(ack.ok).toBe(false);
-    expect(ack.error.code).toBe("INTERNAL");
-    expect(await request(s, "ping")).toEqual({ ok: true, data: "pong" });
-  });
+  it.each(["throwString", "throwNull", "throwUndefinedAsync", "throwCyclic"])(
+    "%s (a thrown non-Error): INTERNAL, no crash",
+    async (event) => {
+      const s = await srv.connected("/f");
+      const ack = await request(s, event);
+      expect(ack.ok).toBe(false);
+      expect(ack.error.code).toBe("INTERNAL");
+      expect(await request(s, "ping")).toEqual({ ok: true, data: "pong" });
+    },
+  );
 
   it("a LolyError keeps its code; one with details that cannot be encoded still answers", async () => {
     const s = await srv.connected("/f");

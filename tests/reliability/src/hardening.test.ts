@@ -133,7 +133,9 @@ describe("3. admission at the handshake", () => {
     const first = await srv.connected("/admin", { extraHeaders: { origin: APP } });
     expect(first.connected).toBe(true);
     expect(await refusal(srv.connect("/admin", { extraHeaders: { origin: APP } }))).toBe("TOO_MANY_CONNECTIONS");
-    const foreign = await handshakeRefusal(srv.connect("/admin", { transports: ["polling"], extraHeaders: { origin: "https://evil.example.com" } }));
+    const foreign = await handshakeRefusal(
+      srv.connect("/admin", { transports: ["polling"], extraHeaders: { origin: "https://evil.example.com" } }),
+    );
     expect(foreign.body).toEqual({ code: 4, message: "FORBIDDEN_ORIGIN" });
   });
 });
@@ -216,7 +218,12 @@ describe("11. smaller admission fixes", () => {
     const srv = await server(
       { "/s": defineWssRoute({ events: { ping: () => "pong" } }) },
       {
-        scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix: `loly-test:deny:${process.pid}:` }, commandTimeoutMs: 300 },
+        scale: {
+          mode: "cluster",
+          adapter: { type: "redis", url },
+          stateStore: { type: "redis", url, prefix: `loly-test:deny:${process.pid}:` },
+          commandTimeoutMs: 300,
+        },
         limits: { onStoreError: "deny" },
       },
     );
@@ -269,7 +276,10 @@ describe("6. idle HTTP connections are bounded (on the HTTP server Loly creates)
     const srv = await server({ "/s": plain });
     const poll = await RawPolling.open(srv.url);
     const started = Date.now();
-    const answer = await rawHttp(srv.port, `POST /wss/?EIO=4&transport=polling&sid=${poll.sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 6400000\r\n\r\n`);
+    const answer = await rawHttp(
+      srv.port,
+      `POST /wss/?EIO=4&transport=polling&sid=${poll.sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 6400000\r\n\r\n`,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 413/);
     expect(Date.now() - started).toBeLessThan(2000);
   });
@@ -325,7 +335,10 @@ describe("2. one message, one cap: binary attachments count", () => {
     const before = runs;
     const closed = new Promise<string>((resolve) => s.once("disconnect", (reason) => resolve(reason)));
     // Ten attachments of 64 KiB: each one fits the cap, the message is ten times over it.
-    s.emit("upload", Array.from({ length: 10 }, () => Buffer.alloc(65536 - 64, 1)));
+    s.emit(
+      "upload",
+      Array.from({ length: 10 }, () => Buffer.alloc(65536 - 64, 1)),
+    );
     expect(await closed).toBe("transport close");
     expect(runs).toBe(before);
     // Under the cap, attachments still work.
@@ -443,7 +456,7 @@ describe("11. what handlers throw or return always reaches the client as it shou
     },
   });
 
-  it("a nameless EVENT is BAD_PAYLOAD, not UNKNOWN_EVENT \"undefined\"", async () => {
+  it('a nameless EVENT is BAD_PAYLOAD, not UNKNOWN_EVENT "undefined"', async () => {
     const srv = await server({ "/chat": odd });
     const raw = await RawSocket.open(srv.url);
     await raw.connect("/chat");

@@ -53,7 +53,8 @@ async function wave(url: string, count: number, n: number): Promise<void> {
   // every socket's acks (its last one answers after the others: events run in order)
   await Promise.all(sockets.map((s) => s.received((f) => typeof f === "string" && /^43\/[^,]+,3\[/.test(f), 15_000)));
   for (const [i, s] of sockets.entries()) {
-    if (i % 2 === 0) s.close(); // abrupt: TCP reset
+    if (i % 2 === 0)
+      s.close(); // abrupt: TCP reset
     else s.ws.close(1000); // clean close
   }
 }

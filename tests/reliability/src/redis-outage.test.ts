@@ -24,7 +24,12 @@ const PREFIX = "rel-outage:";
 function config(url: string, onStoreError: "allow" | "deny"): RealtimeConfigInput {
   return {
     logging: { level: "info", pretty: false },
-    scale: { mode: "cluster", adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix: PREFIX }, commandTimeoutMs: COMMAND_TIMEOUT },
+    scale: {
+      mode: "cluster",
+      adapter: { type: "redis", url },
+      stateStore: { type: "redis", url, prefix: PREFIX },
+      commandTimeoutMs: COMMAND_TIMEOUT,
+    },
     presence: { ttlMs: PRESENCE_TTL },
     limits: { eventsPerSecond: 1000, burst: 1000, connectionsPerIp: 1000, onStoreError },
   };
@@ -207,13 +212,24 @@ describe("Redis outage under load", () => {
       ["A", a, "admitting"],
       ["B", b, "refusing"],
     ] as const) {
-      expect(countLogs(p, (l) => String(l.msg).startsWith("cluster rate limiter unreachable")), `${name} limiter warnings`).toBe(1);
+      expect(
+        countLogs(p, (l) => String(l.msg).startsWith("cluster rate limiter unreachable")),
+        `${name} limiter warnings`,
+      ).toBe(1);
       expect(p.logs().some((l) => String(l.msg).includes(policy))).toBe(true);
       // (log lines reach this process through a pipe: they may trail the acks)
       await eventually(async () => countLogs(p, (l) => String(l.msg) === "cluster rate limiter is back") === 1, 3000, 20);
       const warnings = countLogs(p, (l) => l.level === 40);
       figures[`warnings${name}`] = warnings;
-      expect(warnings, `${name} warnings: ${JSON.stringify(p.logs().filter((l) => l.level === 40).map((l) => l.msg))}`).toBeLessThanOrEqual(8);
+      expect(
+        warnings,
+        `${name} warnings: ${JSON.stringify(
+          p
+            .logs()
+            .filter((l) => l.level === 40)
+            .map((l) => l.msg),
+        )}`,
+      ).toBeLessThanOrEqual(8);
     }
     // nothing crashed, nothing unhandled
     for (const p of [a, b]) {

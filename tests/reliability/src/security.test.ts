@@ -46,30 +46,38 @@ describe("origin allow-list and CORS", () => {
   let listed: TestServer;
   let open: TestServer;
   beforeAll(async () => {
-    [listed, open] = await Promise.all([startServer({ "/s": route }, { allowedOrigins: [APP] }), startServer({ "/s": route }, { allowedOrigins: "*" })]);
+    [listed, open] = await Promise.all([
+      startServer({ "/s": route }, { allowedOrigins: [APP] }),
+      startServer({ "/s": route }, { allowedOrigins: "*" }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([listed?.close(), open?.close()]);
   });
 
-  it.each(["websocket", "polling"] as const)("%s: a foreign Origin is refused at the handshake (FORBIDDEN_ORIGIN) and no session is made", async (transport) => {
-    const before = runs;
-    const evil = listed.connect("/s", { transports: [transport], extraHeaders: { origin: EVIL }, auth: { token: "tok-victim" } });
-    const refused = await handshakeRefusal(evil);
-    expect(refused.type).toBe("TransportError");
-    if (transport === "polling") expect(refused).toMatchObject({ status: 403, body: { message: "FORBIDDEN_ORIGIN" } });
-    else expect(refused.status).toBe(400);
-    expect(listed.rt.io.engine.clientsCount).toBe(0);
-    const good = await listed.connected("/s", { transports: [transport], extraHeaders: { origin: APP } });
-    expect(await request(good, "ping")).toEqual({ ok: true, data: "pong" });
-    expect(runs).toBe(before);
-    const refusedMetric = await listed.rt.metrics.getSingleMetric("loly_connections_refused_total")?.get();
-    expect(refusedMetric?.values.find((v) => v.labels.namespace === "(handshake)" && v.labels.code === "FORBIDDEN_ORIGIN")?.value).toBeGreaterThan(0);
-    evil.close();
-    good.close();
-    for (let i = 0; i < 50 && (listed.rt.io.engine.clientsCount as number) > 0; i++) await sleep(20);
-    expect(listed.rt.io.engine.clientsCount).toBe(0);
-  });
+  it.each(["websocket", "polling"] as const)(
+    "%s: a foreign Origin is refused at the handshake (FORBIDDEN_ORIGIN) and no session is made",
+    async (transport) => {
+      const before = runs;
+      const evil = listed.connect("/s", { transports: [transport], extraHeaders: { origin: EVIL }, auth: { token: "tok-victim" } });
+      const refused = await handshakeRefusal(evil);
+      expect(refused.type).toBe("TransportError");
+      if (transport === "polling") expect(refused).toMatchObject({ status: 403, body: { message: "FORBIDDEN_ORIGIN" } });
+      else expect(refused.status).toBe(400);
+      expect(listed.rt.io.engine.clientsCount).toBe(0);
+      const good = await listed.connected("/s", { transports: [transport], extraHeaders: { origin: APP } });
+      expect(await request(good, "ping")).toEqual({ ok: true, data: "pong" });
+      expect(runs).toBe(before);
+      const refusedMetric = await listed.rt.metrics.getSingleMetric("loly_connections_refused_total")?.get();
+      expect(
+        refusedMetric?.values.find((v) => v.labels.namespace === "(handshake)" && v.labels.code === "FORBIDDEN_ORIGIN")?.value,
+      ).toBeGreaterThan(0);
+      evil.close();
+      good.close();
+      for (let i = 0; i < 50 && (listed.rt.io.engine.clientsCount as number) > 0; i++) await sleep(20);
+      expect(listed.rt.io.engine.clientsCount).toBe(0);
+    },
+  );
 
   it("lolySocket reports FORBIDDEN_ORIGIN for a refused handshake and stops retrying", async () => {
     const chat = lolySocket("/s", { url: listed.url, transports: ["polling"], extraHeaders: { origin: EVIL } });
@@ -322,7 +330,10 @@ describe("secrets never reach the logs", () => {
       },
       events: {
         dump: (ctx) => {
-          ctx.log.info({ req: ctx.req, headers: ctx.req.headers, cookies: ctx.req.cookies, handshake: ctx.handshake, data: ctx.data }, "handler dump");
+          ctx.log.info(
+            { req: ctx.req, headers: ctx.req.headers, cookies: ctx.req.cookies, handshake: ctx.handshake, data: ctx.data },
+            "handler dump",
+          );
           return "ok";
         },
         fail: () => {
@@ -335,7 +346,12 @@ describe("secrets never reach the logs", () => {
     const lines: string[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, cb) {
-        lines.push(...chunk.toString().split("\n").filter((l) => l.trim()));
+        lines.push(
+          ...chunk
+            .toString()
+            .split("\n")
+            .filter((l) => l.trim()),
+        );
         cb();
       },
     });

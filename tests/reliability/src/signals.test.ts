@@ -38,7 +38,9 @@ describe("SIGKILL: presence staleness", () => {
     await deleteKeys(prefix);
   });
 
-  it(`drops a killed instance's users within presence.ttlMs (worst of ${RUNS} runs)`, { timeout: 60_000 + RUNS * PRESENCE_TTL * 4 }, async () => {
+  it(`drops a killed instance's users within presence.ttlMs (worst of ${RUNS} runs)`, {
+    timeout: 60_000 + RUNS * PRESENCE_TTL * 4,
+  }, async () => {
     const watcher = await connectClient(watcherInstance.url, "/rel", { token: "watcher" });
     const redis = testRedis();
     const stalenesses: number[] = [];
@@ -50,7 +52,11 @@ describe("SIGKILL: presence staleness", () => {
         await Promise.all(users.map((u) => connectClient(victim.url, "/rel", { token: u, room: "lobby" })));
         expect(await ask<string[]>(watcher, "users")).toEqual(expect.arrayContaining(users));
         // onConnect joins the room after the client got `connect`
-        await eventually(async () => (await ask<string[]>(watcher, "roomUsers", "lobby")).filter((u) => users.includes(u)).length === users.length, 5000, 20);
+        await eventually(
+          async () => (await ask<string[]>(watcher, "roomUsers", "lobby")).filter((u) => users.includes(u)).length === users.length,
+          5000,
+          20,
+        );
         // kill at a random point of the heartbeat cycle
         await new Promise((r) => setTimeout(r, Math.random() * (PRESENCE_TTL / 3)));
         const killedAt = Date.now();
@@ -92,7 +98,9 @@ describe("SIGTERM: graceful drain", () => {
     try {
       const watcher = await connectClient(watcherInstance.url, "/rel", { token: "t-watcher" });
       const users = Array.from({ length: 40 }, (_, i) => `t-${i}`);
-      const sockets = await Promise.all(users.map((u, i) => connectClient(victim.url, i % 2 ? "/rel" : `/rooms/${i % 4}`, { token: u, bye: true, room: "r" })));
+      const sockets = await Promise.all(
+        users.map((u, i) => connectClient(victim.url, i % 2 ? "/rel" : `/rooms/${i % 4}`, { token: u, bye: true, room: "r" })),
+      );
       expect(await ask<string[]>(watcher, "users")).toEqual(expect.arrayContaining(users.filter((_, i) => i % 2)));
       const told = sockets.map((s) => disconnected(s, 10_000));
       const started = Date.now();

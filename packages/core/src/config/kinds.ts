@@ -44,7 +44,10 @@ function object<const TEntries extends v.ObjectEntries>(entries: TEntries) {
 
 /** A group of keys; absent means all its defaults. */
 export function group<const TEntries extends v.ObjectEntries>(description: string, entries: TEntries) {
-  return v.pipe(v.optional(object(entries), () => ({})), v.description(description));
+  return v.pipe(
+    v.optional(object(entries), () => ({})),
+    v.description(description),
+  );
 }
 
 /** A group without a default: absent stays absent. */
@@ -90,7 +93,10 @@ export function httpPath(def: string, description: string) {
 
 /** A Redis URL without a default (the resolver falls back to other URLs and `REDIS_URL`). */
 export function redisUrl(description: string) {
-  const check = v.pipe(v.string(REDIS_URL_EXPECTED), v.check((url) => isRedisUrl(url), REDIS_URL_EXPECTED));
+  const check = v.pipe(
+    v.string(REDIS_URL_EXPECTED),
+    v.check((url) => isRedisUrl(url), REDIS_URL_EXPECTED),
+  );
   return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "redis:// or rediss:// URL" }));
 }
 
@@ -112,7 +118,10 @@ export function listOf<const TValues extends readonly string[]>(values: TValues,
   const expected = `a non-empty list of ${values.map((value) => JSON.stringify(value)).join(" and/or ")} (no repeats)`;
   const isList = (list: unknown): list is TValues[number][] =>
     Array.isArray(list) && list.length > 0 && list.every((item) => values.includes(item)) && new Set(list).size === list.length;
-  const check = v.pipe(v.custom<TValues[number][]>(isList, expected), v.transform((list) => [...list]));
+  const check = v.pipe(
+    v.custom<TValues[number][]>(isList, expected),
+    v.transform((list) => [...list]),
+  );
   return key(check, def, description, { type: `(${quoted(values)})[]` });
 }
 
@@ -136,7 +145,8 @@ export function origins(def: "*", description: string) {
             : canonicalOrigin(origin) === null
               ? `an origin like ${ORIGIN_EXAMPLE} (scheme://host[:port], no path, no trailing "/", no wildcard)`
               : undefined;
-        if (message !== undefined) addIssue({ message, input: origin, path: [{ type: "array", origin: "value", input: list, key: index, value: origin }] });
+        if (message !== undefined)
+          addIssue({ message, input: origin, path: [{ type: "array", origin: "value", input: list, key: index, value: origin }] });
       });
     }),
     v.transform((value) => (value === "*" ? "*" : [...new Set(value.map((origin) => canonicalOrigin(origin) as string))])),
@@ -164,7 +174,8 @@ function isTrustedProxy(value: unknown): boolean {
  * (every hop), a hop count, or a list of trusted proxy addresses, CIDRs and range names.
  */
 export function trustedProxies(def: false, description: string) {
-  const expected = 'false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"])';
+  const expected =
+    'false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"])';
   const check = v.pipe(
     v.custom<boolean | number | string[]>(
       (value) =>

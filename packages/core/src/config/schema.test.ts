@@ -28,7 +28,12 @@ function docComments(): Map<string, { text: string; default: string | undefined 
     }
   };
   const visitAll = (node: ts.Node): void => {
-    if (ts.isVariableDeclaration(node) && node.name.getText() === "CONFIG_SCHEMA" && node.initializer && ts.isCallExpression(node.initializer)) {
+    if (
+      ts.isVariableDeclaration(node) &&
+      node.name.getText() === "CONFIG_SCHEMA" &&
+      node.initializer &&
+      ts.isCallExpression(node.initializer)
+    ) {
       const entries = node.initializer.arguments[1];
       if (entries && ts.isObjectLiteralExpression(entries)) visit(entries, "");
     }

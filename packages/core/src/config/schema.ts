@@ -5,7 +5,23 @@
  * for editors (hovering `config.limits.burst`); a test keeps the comments equal to the
  * schema's own.
  */
-import { bool, group, httpPath, integer, listOf, MAX_TIMER_MS, millis, nonEmptyString, oneOf, optionalGroup, optionalPort, origins, rateLimitNumber, redisUrl, trustedProxies } from "./kinds.js";
+import {
+  bool,
+  group,
+  httpPath,
+  integer,
+  listOf,
+  MAX_TIMER_MS,
+  millis,
+  nonEmptyString,
+  oneOf,
+  optionalGroup,
+  optionalPort,
+  origins,
+  rateLimitNumber,
+  redisUrl,
+  trustedProxies,
+} from "./kinds.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/prefix.js";
 import { RATE_LIMIT_SCOPES } from "./rate-limit.js";
 
@@ -31,7 +47,11 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     "Largest accepted message, binary attachments included (websocket frame or polling body); bigger ones never reach a handler.",
   ),
   /** An Engine.IO session that has not connected to a namespace within this time is closed (its per-IP slot freed). @default 10000 */
-  connectTimeoutMs: millis(1, 10000, "An Engine.IO session that has not connected to a namespace within this time is closed (its per-IP slot freed)."),
+  connectTimeoutMs: millis(
+    1,
+    10000,
+    "An Engine.IO session that has not connected to a namespace within this time is closed (its per-IP slot freed).",
+  ),
   /**
    * Origins allowed to connect (websocket and polling handshakes), each like "https://app.example.com". `"*"` allows any origin and is refused in production.
    * @default "*"; required in production
@@ -126,7 +146,9 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     /** HTTP path of the metrics endpoint; must differ from `path`. @default "/metrics" */
     path: httpPath("/metrics", "HTTP path of the metrics endpoint; must differ from `path`."),
     /** Serve metrics on a listener of their own on this port (0: any free port) instead of Socket.IO's. Absent: the same listener as Socket.IO. */
-    port: optionalPort("Serve metrics on a listener of their own on this port (0: any free port) instead of Socket.IO's. Absent: the same listener as Socket.IO."),
+    port: optionalPort(
+      "Serve metrics on a listener of their own on this port (0: any free port) instead of Socket.IO's. Absent: the same listener as Socket.IO.",
+    ),
     /** The address of the metrics listener when `metrics.port` is set. @default "127.0.0.1" */
     host: nonEmptyString("127.0.0.1", "The address of the metrics listener when `metrics.port` is set.", "127.0.0.1"),
   }),
@@ -135,8 +157,17 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     /** How long `rt.close()` waits for events in flight to finish and their acks to be written. @default 10000 */
     graceMs: millis(0, 10000, "How long `rt.close()` waits for events in flight to finish and their acks to be written."),
     /** Connections are closed at the transport level spread over this time, so clients reconnect elsewhere without a herd. @default 2000 */
-    drainMs: millis(0, 2000, "Connections are closed at the transport level spread over this time, so clients reconnect elsewhere without a herd."),
+    drainMs: millis(
+      0,
+      2000,
+      "Connections are closed at the transport level spread over this time, so clients reconnect elsewhere without a herd.",
+    ),
   }),
   /** A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never. @default 30000 */
-  handlerTimeoutMs: integer(0, 30000, "A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never.", MAX_TIMER_MS),
+  handlerTimeoutMs: integer(
+    0,
+    30000,
+    "A handler that has not settled after this long answers `INTERNAL` and is let go. 0 = never.",
+    MAX_TIMER_MS,
+  ),
 });

@@ -25,7 +25,11 @@ export interface ConfigNode {
   defaultValue(): unknown;
 }
 
-type AnySchema = v.GenericSchema & { readonly pipe?: readonly unknown[]; readonly wrapped?: v.GenericSchema; readonly entries?: v.ObjectEntries };
+type AnySchema = v.GenericSchema & {
+  readonly pipe?: readonly unknown[];
+  readonly wrapped?: v.GenericSchema;
+  readonly entries?: v.ObjectEntries;
+};
 
 /** The entries of the object inside a key's schema (through `optional` and pipes), if any. */
 function entriesOf(schema: AnySchema): v.ObjectEntries | undefined {
@@ -45,7 +49,8 @@ function node(key: string, path: string, schema: AnySchema): ConfigNode {
     key,
     path,
     description: v.getDescription(schema as v.SchemaWithPipe<[v.GenericSchema]>) ?? "",
-    children: entries && Object.entries(entries).map(([name, child]) => node(name, path === "" ? name : `${path}.${name}`, child as AnySchema)),
+    children:
+      entries && Object.entries(entries).map(([name, child]) => node(name, path === "" ? name : `${path}.${name}`, child as AnySchema)),
     optional: v.getDefault(schema as v.OptionalSchema<v.GenericSchema, unknown>) === undefined,
     meta: meta.type === undefined ? undefined : (meta as ConfigKeyMeta),
     defaultValue: () => v.getDefault(schema as v.OptionalSchema<v.GenericSchema, unknown>),

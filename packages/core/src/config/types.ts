@@ -22,11 +22,7 @@ export type AdapterConfig = NonNullable<RealtimeConfig["scale"]["adapter"]>;
 export type StateStoreConfig = RealtimeConfig["scale"]["stateStore"];
 
 /** Recursive partial: what users pass as `config`. */
-export type DeepPartial<T> = T extends readonly unknown[]
-  ? T
-  : T extends object
-    ? { [K in keyof T]?: DeepPartial<T[K]> }
-    : T;
+export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** The `config` option of `createRealtimeServer`: any subset of {@link RealtimeConfig}. */
 export type RealtimeConfigInput = DeepPartial<RealtimeConfig>;

@@ -45,11 +45,7 @@ export interface StoreConformanceOptions {
  *   cleanup: (store) => (store as MyStore).dropAll(),
  * });
  */
-export function describeStoreConformance(
-  name: string,
-  factory: StoreFactory,
-  options: StoreConformanceOptions = {},
-): void {
+export function describeStoreConformance(name: string, factory: StoreFactory, options: StoreConformanceOptions = {}): void {
   const scale = options.timeScale ?? 1;
   const concurrency = options.concurrency ?? 200;
   const ttl = Math.ceil(80 * scale);
@@ -79,7 +75,7 @@ export function describeStoreConformance(
       const samples: Array<[string, JsonValue]> = [
         ["a string", "hello"],
         ["an empty string", ""],
-        ["a unicode string", "héllo ✓ 🚀 \u0000 \n \"quoted\""],
+        ["a unicode string", 'héllo ✓ 🚀 \u0000 \n "quoted"'],
         ["an integer", 42],
         ["a negative float", -3.25],
         ["zero", 0],
@@ -213,10 +209,7 @@ export function describeStoreConformance(
 
       it("an expired key is missing for every method", async () => {
         const kinds = ["del", "incr", "decr", "listPush", "listRange", "setAdd", "setRem", "setMembers"] as const;
-        const keys = Object.fromEntries(kinds.map((kind) => [kind, key(`expired-${kind}`)])) as Record<
-          (typeof kinds)[number],
-          string
-        >;
+        const keys = Object.fromEntries(kinds.map((kind) => [kind, key(`expired-${kind}`)])) as Record<(typeof kinds)[number], string>;
         // "text" is not an integer: an expired value that leaked into incr would make it reject.
         await Promise.all(kinds.map((kind) => store.set(keys[kind], "text", { ttlMs: ttl })));
         await sleep(afterTtl);
@@ -337,9 +330,7 @@ export function describeStoreConformance(
       it(`is exact under ${concurrency} concurrent mixed incr and decr`, async () => {
         const k = key("incr-mixed");
         await store.set(k, 0);
-        await Promise.all(
-          Array.from({ length: concurrency }, (_v, i) => (i % 2 === 0 ? store.incr(k, 3) : store.decr(k, 1))),
-        );
+        await Promise.all(Array.from({ length: concurrency }, (_v, i) => (i % 2 === 0 ? store.incr(k, 3) : store.decr(k, 1))));
         expect(await store.get(k)).toBe(Math.ceil(concurrency / 2) * 3 - Math.floor(concurrency / 2));
       });
     });

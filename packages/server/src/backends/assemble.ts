@@ -49,13 +49,20 @@ async function openState(
   if (config.scale.stateStore.type === "memory") return { state: createMemoryStateStore(), owned: true };
   const client = await redis();
   const { createRedisStateStore } = await import("@loly-rt/state-redis");
-  return { state: boundedStore(createRedisStateStore({ redis: client, prefix: config.scale.stateStore.prefix }), ms, o.production), owned: true };
+  return {
+    state: boundedStore(createRedisStateStore({ redis: client, prefix: config.scale.stateStore.prefix }), ms, o.production),
+    owned: true,
+  };
 }
 
 async function singleBackends(config: RealtimeConfig, o: BackendOptions): Promise<Backends> {
   let redis: Redis | undefined;
   // A single instance with a Redis store: state survives restarts.
-  const { state, owned } = await openState(config, o, async () => (redis = await connectRedis(redisUrlOf(config), config, o.logger, o.metrics, "state")));
+  const { state, owned } = await openState(
+    config,
+    o,
+    async () => (redis = await connectRedis(redisUrlOf(config), config, o.logger, o.metrics, "state")),
+  );
   const presence = createMemoryPresence();
   const counter = createMemoryConnectionCounter();
   const sharedLimiter = createMemoryRateLimitBackend();
@@ -86,11 +93,8 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
   const redis = await connectRedis(url, config, logger, metrics, "command");
   try {
     await checkRedisVersion(redis, url, logger);
-    const [{ createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] = await Promise.all([
-      import("@loly-rt/presence"),
-      import("@loly-rt/ratelimit"),
-      import("@loly-rt/adapter-redis"),
-    ]);
+    const [{ createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] =
+      await Promise.all([import("@loly-rt/presence"), import("@loly-rt/ratelimit"), import("@loly-rt/adapter-redis")]);
     const { state, owned } = await openState(config, o, async () => redis);
     const ttlMs = config.presence.ttlMs;
     const presenceLog = backgroundErrors("presence", logger, metrics);

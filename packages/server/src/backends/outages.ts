@@ -56,7 +56,10 @@ export function backgroundErrors(component: string, logger: LolyLogger, metrics:
   const line = (err: unknown, stage: string | undefined) => ({ err: { message: errorMessage(err) }, component, stage });
   const outage = createOutageReporter<string | undefined>({
     onFirst: (err, stage) =>
-      logger.warn(line(err, stage), `${component}: Redis unreachable (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`),
+      logger.warn(
+        line(err, stage),
+        `${component}: Redis unreachable (${errorMessage(err)}); retrying (repeats of this outage are logged at debug)`,
+      ),
     onRepeat: (err, stage) => logger.debug(line(err, stage), `${component}: Redis error`),
     onRecover: () => logger.info({ component }, `${component}: Redis is back`),
   });

@@ -33,7 +33,7 @@ async function loadIoredis(): Promise<typeof import("ioredis").Redis> {
   } catch (err) {
     throw new LolyError(
       "INVALID_CONFIG",
-      "Redis is configured (scale.mode \"cluster\" or scale.stateStore.type \"redis\") but the `ioredis` package is not installed: npm install ioredis",
+      'Redis is configured (scale.mode "cluster" or scale.stateStore.type "redis") but the `ioredis` package is not installed: npm install ioredis',
       undefined,
       { cause: err },
     );
@@ -45,7 +45,13 @@ async function loadIoredis(): Promise<typeof import("ioredis").Redis> {
  * `CLIENT LIST`): commands bounded by `scale.commandTimeoutMs`, reconnection forever, a
  * warning once per outage. Fails start-up with `UNAVAILABLE` when Redis does not answer.
  */
-export async function connectRedis(url: string, config: RealtimeConfig, logger: LolyLogger, metrics: ServerMetrics, role: string): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  config: RealtimeConfig,
+  logger: LolyLogger,
+  metrics: ServerMetrics,
+  role: string,
+): Promise<Redis> {
   const Redis = await loadIoredis();
   const client = new Redis(url, {
     lazyConnect: true,
@@ -58,7 +64,8 @@ export async function connectRedis(url: string, config: RealtimeConfig, logger: 
   });
   const component = `redis-${role}`;
   const outage = createOutageReporter({
-    onFirst: (err) => logger.warn({ err: { message: errorMessage(err) }, component }, `Redis (${role}) unreachable: ${errorMessage(err)}; retrying`),
+    onFirst: (err) =>
+      logger.warn({ err: { message: errorMessage(err) }, component }, `Redis (${role}) unreachable: ${errorMessage(err)}; retrying`),
     onRecover: () => logger.info({ component }, `Redis (${role}) is back`),
   });
   client.on("error", (err: Error) => {
@@ -101,7 +108,10 @@ export async function checkRedisVersion(client: Redis, url: string, logger: Loly
   try {
     version = /^redis_version:(\S+)/m.exec(await client.info("server"))?.[1];
   } catch (err) {
-    logger.warn({ err: { message: errorMessage(err) } }, `could not read the Redis version (${errorMessage(err)}); cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
+    logger.warn(
+      { err: { message: errorMessage(err) } },
+      `could not read the Redis version (${errorMessage(err)}); cluster mode needs Redis ${MIN_REDIS_VERSION} or later`,
+    );
     return;
   }
   if (version === undefined || !/^\d+\.\d+/.test(version)) {

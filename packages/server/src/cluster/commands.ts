@@ -44,7 +44,8 @@ export class ClusterCommands {
 
   /** Re-checks auth here and (cluster mode) on every instance that answers in time; sums the results. */
   async revalidate(filter: RevalidateFilter): Promise<RevalidateResult> {
-    if (!isRevalidateFilter(filter)) throw new LolyError("INVALID_CONFIG", "revalidate(filter): filter must be { userId?: string, namespace?: string }");
+    if (!isRevalidateFilter(filter))
+      throw new LolyError("INVALID_CONFIG", "revalidate(filter): filter must be { userId?: string, namespace?: string }");
     const local = this.local.revalidate(filter);
     if (!this.clustered) return local;
     const [mine, theirs] = await Promise.all([local, this.askOthers(filter)]);

@@ -21,11 +21,20 @@ export function isUserId(value: unknown): value is string {
 export function isRevalidateFilter(value: unknown): value is RevalidateFilter {
   if (typeof value !== "object" || value === null) return false;
   const f = value as Record<string, unknown>;
-  return (f.userId === undefined || typeof f.userId === "string" || typeof f.userId === "number") && (f.namespace === undefined || typeof f.namespace === "string");
+  return (
+    (f.userId === undefined || typeof f.userId === "string" || typeof f.userId === "number") &&
+    (f.namespace === undefined || typeof f.namespace === "string")
+  );
 }
 
 /** A `revalidate` answer. */
 export function isRevalidateResult(value: unknown): value is RevalidateResult {
   const r = value as RevalidateResult | null;
-  return typeof r === "object" && r !== null && typeof r.checked === "number" && typeof r.disconnected === "number" && typeof r.failed === "number";
+  return (
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.checked === "number" &&
+    typeof r.disconnected === "number" &&
+    typeof r.failed === "number"
+  );
 }

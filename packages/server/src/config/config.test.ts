@@ -94,7 +94,7 @@ describe("production vs development", () => {
     expect(resolveConfig({}).production).toBe(false);
   });
 
-  it("only \"production\" is production", () => {
+  it('only "production" is production', () => {
     for (const NODE_ENV of ["development", "test", "Production", "", undefined]) {
       expect(resolveConfig({}, { NODE_ENV }).production).toBe(false);
     }
@@ -126,53 +126,173 @@ describe("validation rules", () => {
     ["config not an object", "nope", '- config: expected an object, got "nope"'],
     ["config an array", [], "- config: expected an object, got []"],
     ["enabled", { enabled: "yes" }, '- enabled: expected true or false, got "yes"'],
-    ["path without slash", { path: "wss" }, '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "wss"'],
-    ["path with query", { path: "/wss?x=1" }, '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "/wss?x=1"'],
-    ["transports empty", { transports: [] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got []'],
-    ["transports unknown", { transports: ["websocket", "sse"] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["websocket","sse"]'],
-    ["transports repeated", { transports: ["polling", "polling"] }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["polling","polling"]'],
-    ["transports string", { transports: "websocket" }, '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got "websocket"'],
+    [
+      "path without slash",
+      { path: "wss" },
+      '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "wss"',
+    ],
+    [
+      "path with query",
+      { path: "/wss?x=1" },
+      '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "/wss?x=1"',
+    ],
+    [
+      "transports empty",
+      { transports: [] },
+      '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got []',
+    ],
+    [
+      "transports unknown",
+      { transports: ["websocket", "sse"] },
+      '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["websocket","sse"]',
+    ],
+    [
+      "transports repeated",
+      { transports: ["polling", "polling"] },
+      '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got ["polling","polling"]',
+    ],
+    [
+      "transports string",
+      { transports: "websocket" },
+      '- transports: expected a non-empty list of "websocket" and/or "polling" (no repeats), got "websocket"',
+    ],
     ["pingIntervalMs 0", { pingIntervalMs: 0 }, "- pingIntervalMs: expected an integer between 1 and 2147483647, got 0"],
     ["pingTimeoutMs NaN", { pingTimeoutMs: Number.NaN }, "- pingTimeoutMs: expected an integer between 1 and 2147483647, got NaN"],
     ["pingTimeoutMs too big", { pingTimeoutMs: 2 ** 31 }, "- pingTimeoutMs: expected an integer between 1 and 2147483647, got 2147483648"],
     ["maxPayloadBytes fraction", { maxPayloadBytes: 1.5 }, "- maxPayloadBytes: expected an integer >= 1, got 1.5"],
     ["maxPayloadBytes string", { maxPayloadBytes: "64kb" }, '- maxPayloadBytes: expected an integer >= 1, got "64kb"'],
-    ["allowedOrigins empty", { allowedOrigins: [] }, '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got []'],
-    ["allowedOrigins string", { allowedOrigins: "https://a.com" }, '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got "https://a.com"'],
-    ["origin with path", { allowedOrigins: ["https://a.com/app"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://a.com/app"'],
-    ["origin with trailing slash", { allowedOrigins: ["https://a.com", "https://b.com/"] }, '- allowedOrigins[1]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://b.com/"'],
-    ["origin without scheme", { allowedOrigins: ["app.example.com"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "app.example.com"'],
-    ["origin wildcard", { allowedOrigins: ["https://*.example.com"] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://*.example.com"'],
-    ["origin not a string", { allowedOrigins: [42] }, '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got 42'],
-    ["star inside a list", { allowedOrigins: ["*"] }, '- allowedOrigins[0]: expected an origin; to allow any origin write allowedOrigins: "*" (not inside a list), got "*"'],
-    ["trustProxy", { trustProxy: "yes" }, '- trustProxy: expected false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"]), got "yes"'],
-    ["trustProxy hops", { trustProxy: 1.5 }, '- trustProxy: expected false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"]), got 1.5'],
-    ["trustProxy entry", { trustProxy: ["10.0.0.1", "nope"] }, '- trustProxy[1]: expected an IP address, a CIDR like "10.0.0.0/8" or one of "loopback", "linklocal", "uniquelocal", got "nope"'],
+    [
+      "allowedOrigins empty",
+      { allowedOrigins: [] },
+      '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got []',
+    ],
+    [
+      "allowedOrigins string",
+      { allowedOrigins: "https://a.com" },
+      '- allowedOrigins: expected "*" or a non-empty list of origins like ["https://app.example.com"], got "https://a.com"',
+    ],
+    [
+      "origin with path",
+      { allowedOrigins: ["https://a.com/app"] },
+      '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://a.com/app"',
+    ],
+    [
+      "origin with trailing slash",
+      { allowedOrigins: ["https://a.com", "https://b.com/"] },
+      '- allowedOrigins[1]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://b.com/"',
+    ],
+    [
+      "origin without scheme",
+      { allowedOrigins: ["app.example.com"] },
+      '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "app.example.com"',
+    ],
+    [
+      "origin wildcard",
+      { allowedOrigins: ["https://*.example.com"] },
+      '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got "https://*.example.com"',
+    ],
+    [
+      "origin not a string",
+      { allowedOrigins: [42] },
+      '- allowedOrigins[0]: expected an origin like "https://app.example.com" (scheme://host[:port], no path, no trailing "/", no wildcard), got 42',
+    ],
+    [
+      "star inside a list",
+      { allowedOrigins: ["*"] },
+      '- allowedOrigins[0]: expected an origin; to allow any origin write allowedOrigins: "*" (not inside a list), got "*"',
+    ],
+    [
+      "trustProxy",
+      { trustProxy: "yes" },
+      '- trustProxy: expected false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"]), got "yes"',
+    ],
+    [
+      "trustProxy hops",
+      { trustProxy: 1.5 },
+      '- trustProxy: expected false, true, a hop count (an integer >= 1) or a non-empty list of proxy addresses/CIDRs (e.g. ["10.0.0.0/8", "loopback"]), got 1.5',
+    ],
+    [
+      "trustProxy entry",
+      { trustProxy: ["10.0.0.1", "nope"] },
+      '- trustProxy[1]: expected an IP address, a CIDR like "10.0.0.0/8" or one of "loopback", "linklocal", "uniquelocal", got "nope"',
+    ],
     ["scale not an object", { scale: "cluster" }, '- scale: expected an object, got "cluster"'],
     ["scale.mode", { scale: { mode: "multi" } }, '- scale.mode: expected one of "single" | "cluster", got "multi"'],
     ["scale.adapter not an object", { scale: { adapter: "redis://x" } }, '- scale.adapter: expected an object, got "redis://x"'],
-    ["scale.adapter.type", { scale: { adapter: { type: "nats", url: "redis://h" } } }, '- scale.adapter.type: expected one of "redis", got "nats"'],
-    ["scale.adapter.url scheme", { scale: { adapter: { type: "redis", url: "http://h:6379" } } }, '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "http://h:6379"'],
-    ["scale.adapter.url garbage", { scale: { adapter: { type: "redis", url: "localhost:6379" } } }, '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "localhost:6379"'],
-    ["scale.stateStore.type", { scale: { stateStore: { type: "postgres" } } }, '- scale.stateStore.type: expected one of "memory" | "redis", got "postgres"'],
-    ["scale.stateStore.url", { scale: { stateStore: { type: "redis", url: 6379 } } }, '- scale.stateStore.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got 6379'],
-    ["scale.stateStore.prefix empty", { scale: { stateStore: { prefix: "" } } }, '- scale.stateStore.prefix: expected a non-empty string, e.g. "loly:", got ""'],
-    ["scale.commandTimeoutMs", { scale: { commandTimeoutMs: -1 } }, "- scale.commandTimeoutMs: expected an integer between 1 and 2147483647, got -1"],
+    [
+      "scale.adapter.type",
+      { scale: { adapter: { type: "nats", url: "redis://h" } } },
+      '- scale.adapter.type: expected one of "redis", got "nats"',
+    ],
+    [
+      "scale.adapter.url scheme",
+      { scale: { adapter: { type: "redis", url: "http://h:6379" } } },
+      '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "http://h:6379"',
+    ],
+    [
+      "scale.adapter.url garbage",
+      { scale: { adapter: { type: "redis", url: "localhost:6379" } } },
+      '- scale.adapter.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got "localhost:6379"',
+    ],
+    [
+      "scale.stateStore.type",
+      { scale: { stateStore: { type: "postgres" } } },
+      '- scale.stateStore.type: expected one of "memory" | "redis", got "postgres"',
+    ],
+    [
+      "scale.stateStore.url",
+      { scale: { stateStore: { type: "redis", url: 6379 } } },
+      '- scale.stateStore.url: expected a Redis URL like "redis://localhost:6379" (redis:// or rediss://), got 6379',
+    ],
+    [
+      "scale.stateStore.prefix empty",
+      { scale: { stateStore: { prefix: "" } } },
+      '- scale.stateStore.prefix: expected a non-empty string, e.g. "loly:", got ""',
+    ],
+    [
+      "scale.commandTimeoutMs",
+      { scale: { commandTimeoutMs: -1 } },
+      "- scale.commandTimeoutMs: expected an integer between 1 and 2147483647, got -1",
+    ],
     ["limits.connectionsPerIp", { limits: { connectionsPerIp: 0 } }, "- limits.connectionsPerIp: expected an integer >= 1, got 0"],
     ["limits.eventsPerSecond", { limits: { eventsPerSecond: 0 } }, "- limits.eventsPerSecond: expected a number > 0, got 0"],
-    ["limits.eventsPerSecond Infinity", { limits: { eventsPerSecond: Infinity } }, "- limits.eventsPerSecond: expected a number > 0, got Infinity"],
+    [
+      "limits.eventsPerSecond Infinity",
+      { limits: { eventsPerSecond: Infinity } },
+      "- limits.eventsPerSecond: expected a number > 0, got Infinity",
+    ],
     ["limits.burst", { limits: { burst: -3 } }, "- limits.burst: expected a number >= 1, got -3"],
     ["limits.scope", { limits: { scope: "room" } }, '- limits.scope: expected one of "socket" | "ip" | "user", got "room"'],
     ["limits.onStoreError", { limits: { onStoreError: "fail" } }, '- limits.onStoreError: expected one of "allow" | "deny", got "fail"'],
     ["presence.ttlMs", { presence: { ttlMs: 0.5 } }, "- presence.ttlMs: expected an integer between 100 and 2147483647, got 0.5"],
-    ["logging.level", { logging: { level: "verbose" } }, '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "verbose"'],
+    [
+      "logging.level",
+      { logging: { level: "verbose" } },
+      '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "verbose"',
+    ],
     ["logging.pretty", { logging: { pretty: "yes" } }, '- logging.pretty: expected true or false, got "yes"'],
     ["metrics.enabled", { metrics: { enabled: null } }, "- metrics.enabled: expected true or false, got null"],
-    ["metrics.path", { metrics: { path: "metrics" } }, '- metrics.path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "metrics"'],
-    ["metrics.path equals path", { metrics: { path: "/wss" } }, '- metrics.path: "/wss" collides with the Socket.IO path "/wss": choose a path outside it, e.g. "/metrics"'],
-    ["metrics.path under path", { path: "/rt/", metrics: { path: "/rt/metrics" } }, '- metrics.path: "/rt/metrics" collides with the Socket.IO path "/rt/": choose a path outside it, e.g. "/metrics"'],
+    [
+      "metrics.path",
+      { metrics: { path: "metrics" } },
+      '- metrics.path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "metrics"',
+    ],
+    [
+      "metrics.path equals path",
+      { metrics: { path: "/wss" } },
+      '- metrics.path: "/wss" collides with the Socket.IO path "/wss": choose a path outside it, e.g. "/metrics"',
+    ],
+    [
+      "metrics.path under path",
+      { path: "/rt/", metrics: { path: "/rt/metrics" } },
+      '- metrics.path: "/rt/metrics" collides with the Socket.IO path "/rt/": choose a path outside it, e.g. "/metrics"',
+    ],
     ["handlerTimeoutMs", { handlerTimeoutMs: -5 }, "- handlerTimeoutMs: expected an integer between 0 and 2147483647, got -5"],
-    ["handlerTimeoutMs function", { handlerTimeoutMs: () => 1 }, "- handlerTimeoutMs: expected an integer between 0 and 2147483647, got a function"],
+    [
+      "handlerTimeoutMs function",
+      { handlerTimeoutMs: () => 1 },
+      "- handlerTimeoutMs: expected an integer between 0 and 2147483647, got a function",
+    ],
   ])("%s", (_name, input, line) => {
     expect(problemsOf(input)).toEqual([line]);
   });

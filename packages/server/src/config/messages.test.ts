@@ -18,14 +18,16 @@ describe("one message lists every problem", () => {
       [
         "Invalid realtime config (6 problems):",
         '- path: expected a URL path starting with "/" (no spaces, "?" or "#"), e.g. "/wss", got "wss"',
-        '- limits.brust: unknown key (did you mean limits.burst?); allowed here: connectionsPerIp, namespacesPerConnection, maxBufferedBytes, eventsPerSecond, burst, scope, onStoreError',
+        "- limits.brust: unknown key (did you mean limits.burst?); allowed here: connectionsPerIp, namespacesPerConnection, maxBufferedBytes, eventsPerSecond, burst, scope, onStoreError",
         "- limits.burst: expected a number >= 1, got -3",
         '- logging.level: expected one of "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent", got "loud"',
         '- allowedOrigins: expected a list of origins like ["https://app.example.com"] in production (NODE_ENV=production), got "*"',
         '- scale.adapter: required when scale.mode is "cluster": add scale.adapter: { type: "redis", url: "redis://..." } (or set scale.mode: "single")',
       ].join("\n"),
     );
-    expect(error.details).toMatchObject({ problems: expect.arrayContaining([{ path: "limits.burst", message: "expected a number >= 1, got -3" }]) });
+    expect(error.details).toMatchObject({
+      problems: expect.arrayContaining([{ path: "limits.burst", message: "expected a number >= 1, got -3" }]),
+    });
     expect((error.details as { problems: unknown[] }).problems).toHaveLength(6);
   });
 

@@ -43,11 +43,9 @@ export function resolveConfig(input: RealtimeConfigInput | undefined, env: Confi
   if (out.problems.length > 0) {
     const count = out.problems.length;
     const lines = out.problems.map((p) => `- ${p.path}: ${p.text}`);
-    throw new LolyError(
-      "INVALID_CONFIG",
-      `Invalid realtime config (${count} problem${count === 1 ? "" : "s"}):\n${lines.join("\n")}`,
-      { problems: out.problems.map((p) => ({ path: p.path, message: p.text })) },
-    );
+    throw new LolyError("INVALID_CONFIG", `Invalid realtime config (${count} problem${count === 1 ? "" : "s"}):\n${lines.join("\n")}`, {
+      problems: out.problems.map((p) => ({ path: p.path, message: p.text })),
+    });
   }
   return { config, warnings, production };
 }

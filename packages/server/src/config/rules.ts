@@ -41,7 +41,10 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
   if (scale.adapter && !out.bad.has("scale.adapter") && scale.adapter.url === undefined && !out.bad.has("scale.adapter.url")) {
     if (envRedisUrl === undefined || envRedisUrl === "") {
       if (cluster) {
-        out.other("scale.adapter.url", 'required: set scale.adapter.url (e.g. "redis://localhost:6379") or the REDIS_URL environment variable');
+        out.other(
+          "scale.adapter.url",
+          'required: set scale.adapter.url (e.g. "redis://localhost:6379") or the REDIS_URL environment variable',
+        );
       }
     } else if (isRedisUrl(envRedisUrl)) {
       scale.adapter.url = envRedisUrl;
@@ -76,7 +79,7 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
   if (cluster && store.type === "memory" && !out.bad.has("scale.stateStore.type")) {
     warnings.push(
       "scale.stateStore: cluster mode with the memory store: ctx.state is per-instance (each instance sees only its own values; " +
-        "presence, connection counts and ip/user limits still use Redis). Set scale.stateStore: { type: \"redis\" } (it uses scale.adapter.url) to share state across the cluster.",
+        'presence, connection counts and ip/user limits still use Redis). Set scale.stateStore: { type: "redis" } (it uses scale.adapter.url) to share state across the cluster.',
     );
   }
 }

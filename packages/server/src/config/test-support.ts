@@ -21,7 +21,5 @@ export function errorOf(input: unknown, env: ConfigEnv = DEV): LolyError {
 
 /** The problem lines of the thrown message. */
 export function problemsOf(input: unknown, env: ConfigEnv = DEV): string[] {
-  return errorOf(input, env)
-    .message.split("\n")
-    .slice(1);
+  return errorOf(input, env).message.split("\n").slice(1);
 }

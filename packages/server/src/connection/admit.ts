@@ -45,7 +45,9 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
     } catch (err) {
       // Not settled within handlerTimeoutMs, or a backend the hook needs is down: not a refusal of the user.
       if (LolyError.is(err) && err.code === "UNAVAILABLE") {
-        deps.outages.degraded("auth", err, "auth unavailable or too slow: connections refused with UNAVAILABLE", { namespace: socket.nsp.name });
+        deps.outages.degraded("auth", err, "auth unavailable or too slow: connections refused with UNAVAILABLE", {
+          namespace: socket.nsp.name,
+        });
         throw new LolyError("UNAVAILABLE", "auth did not answer in time", undefined, { cause: err });
       }
       logger.info({ namespace: socket.nsp.name, socketId: socket.id, err: { message: errorMessage(err) } }, "auth refused the connection");

@@ -4,7 +4,12 @@ import type { SocketRecord } from "../socket/record.js";
 
 /** Runs a connection hook (`onConnect`, `onDisconnect`); a throw is logged, never fatal. */
 // biome-ignore lint/suspicious/noExplicitAny: hooks of every user type
-export async function runHook(rec: SocketRecord, hook: ConnectionHook<any>, event: "connect" | "disconnect", reason?: string): Promise<void> {
+export async function runHook(
+  rec: SocketRecord,
+  hook: ConnectionHook<any>,
+  event: "connect" | "disconnect",
+  reason?: string,
+): Promise<void> {
   const ctx = new EventContext(rec, event, undefined);
   if (reason !== undefined) ctx.reason = reason;
   try {
@@ -50,7 +55,10 @@ export class PendingWork {
     clearTimeout(timer);
     if (!finished) {
       const hooks = this.pending.size;
-      this.logger.warn({ component: "close", hooks }, `close: ${hooks} connection hook(s) still running after handlerTimeoutMs (${limit} ms); closing anyway`);
+      this.logger.warn(
+        { component: "close", hooks },
+        `close: ${hooks} connection hook(s) still running after handlerTimeoutMs (${limit} ms); closing anyway`,
+      );
     }
   }
 }

@@ -14,7 +14,11 @@ const REVALIDATE_CONCURRENCY = 32;
  * {@link REVALIDATE_CONCURRENCY} at once) and disconnects those it no longer admits as the
  * same user.
  */
-export async function revalidateLocal(records: Iterable<SocketRecord>, filter: RevalidateFilter, outages: Outages): Promise<RevalidateResult> {
+export async function revalidateLocal(
+  records: Iterable<SocketRecord>,
+  filter: RevalidateFilter,
+  outages: Outages,
+): Promise<RevalidateResult> {
   const result: RevalidateResult = { instances: 1, checked: 0, disconnected: 0, failed: 0 };
   const userId = filter.userId === undefined ? undefined : String(filter.userId);
   const targets = [...records].filter(
@@ -43,14 +47,20 @@ async function recheck(rec: SocketRecord, result: RevalidateResult, outages: Out
   } catch (err) {
     if (LolyError.is(err) && err.code === "UNAVAILABLE") {
       result.failed++;
-      outages.degraded("revalidate", err, "revalidate: auth hook unavailable; socket left connected", { namespace: socket.nsp.name, socketId: socket.id });
+      outages.degraded("revalidate", err, "revalidate: auth hook unavailable; socket left connected", {
+        namespace: socket.nsp.name,
+        socketId: socket.id,
+      });
       return;
     }
     keep = false;
   }
   if (keep || !socket.connected) return;
   result.disconnected++;
-  shared.logger.info({ namespace: socket.nsp.name, socketId: socket.id, userId: rec.userId }, "revalidate: authentication no longer valid, socket disconnected");
+  shared.logger.info(
+    { namespace: socket.nsp.name, socketId: socket.id, userId: rec.userId },
+    "revalidate: authentication no longer valid, socket disconnected",
+  );
   socket.emit(ERROR_EVENT, {
     code: "UNAUTHORIZED",
     message: "Authentication is no longer valid",

@@ -82,7 +82,10 @@ export class Sessions {
     const acquired = this.counter.acquire(ip, this.limit);
     const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null, unsent: 0, slow: false };
     this.sessions.set(conn, session);
-    session.ipDecision = typeof acquired === "boolean" ? this.settle(conn, acquired ? "admitted" : "TOO_MANY_CONNECTIONS") : this.decideLater(conn, ip, acquired);
+    session.ipDecision =
+      typeof acquired === "boolean"
+        ? this.settle(conn, acquired ? "admitted" : "TOO_MANY_CONNECTIONS")
+        : this.decideLater(conn, ip, acquired);
   }
 
   /** Admitted: released when the session closes. Refused: closed soon even if it never sends a CONNECT. */

@@ -50,7 +50,8 @@ export class Actions implements WssActions {
   async leave(room: string): Promise<void> {
     const rec = this.#rec;
     await rec.socket.leave(joinableRoom(room));
-    if (rec.userId !== null) await rec.shared.bounded(rec.shared.presence.leave(rec.socket.nsp.name, rec.socket.id, room), "presence.leave");
+    if (rec.userId !== null)
+      await rec.shared.bounded(rec.shared.presence.leave(rec.socket.nsp.name, rec.socket.id, room), "presence.leave");
   }
   toRoom(room: string): WssTarget {
     return new RoomTarget(this.#rec.socket.nsp, this.#rec.socket, roomName(room));

@@ -13,7 +13,11 @@ import { SocketRecord } from "../socket/record.js";
 import { memoryLogger } from "../test-helpers.js";
 
 /** The pipeline alone, on a stand-in socket: what it emits and acks is recorded. */
-function harness(route: ReturnType<typeof defineWssRoute>, limiter: RateLimitBackend = createMemoryRateLimitBackend(), scope: "socket" | "ip" = "socket") {
+function harness(
+  route: ReturnType<typeof defineWssRoute>,
+  limiter: RateLimitBackend = createMemoryRateLimitBackend(),
+  scope: "socket" | "ip" = "socket",
+) {
   const { config } = resolveConfig({ limits: { eventsPerSecond: 1000, burst: 1000, scope } }, {});
   const { logger, logs } = memoryLogger();
   const shared: SharedServices = {
@@ -76,7 +80,9 @@ describe("the event pipeline on its own", () => {
     };
     h.packet(["big", ack]);
     await new Promise((r) => setTimeout(r, 20));
-    expect(answers).toEqual([{ ok: false, error: { code: "INTERNAL", message: expect.stringContaining('the result of "big" could not be sent') } }]);
+    expect(answers).toEqual([
+      { ok: false, error: { code: "INTERNAL", message: expect.stringContaining('the result of "big" could not be sent') } },
+    ]);
     expect(h.emitted[0]?.[0]).toBe("__loly:error");
     expect(h.emitted[0]?.[1]).toMatchObject({ code: "INTERNAL", event: "big" });
   });
@@ -104,4 +110,3 @@ describe("the event pipeline on its own", () => {
     expect(ran).toBe(0);
   });
 });
-

@@ -64,7 +64,10 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
         rec,
         ack,
         d,
-        (r) => (r.allowed ? routeEvent(rec, eventName, payload, ack, performance.now()) : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs)),
+        (r) =>
+          r.allowed
+            ? routeEvent(rec, eventName, payload, ack, performance.now())
+            : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs),
         (err) => pipelineFailed(rec, err, ack),
       );
     }
@@ -149,7 +152,13 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
     } else {
       const d = rec.shared.sharedLimiter.consume(bucketKey(rec, limit.scope, ev.name), limit.spec);
       if (isThenable<RateLimitDecision>(d)) {
-        return whenSettled(rec, ack, d, (r) => limited(rec, ev, ctx, ack, r, limit.scope, performance.now()), (err) => pipelineFailed(rec, err, ack));
+        return whenSettled(
+          rec,
+          ack,
+          d,
+          (r) => limited(rec, ev, ctx, ack, r, limit.scope, performance.now()),
+          (err) => pipelineFailed(rec, err, ack),
+        );
       }
       if (!d.allowed) return limited(rec, ev, ctx, ack, d, limit.scope, now);
     }
@@ -157,7 +166,15 @@ function eventLimit(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack
   invoke(rec, ev, ctx, ack, now);
 }
 
-function limited(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, d: RateLimitDecision, scope: RateLimitScope, now: number): void {
+function limited(
+  rec: SocketRecord,
+  ev: CompiledEvent,
+  ctx: EventContext,
+  ack: Ack,
+  d: RateLimitDecision,
+  scope: RateLimitScope,
+  now: number,
+): void {
   if (d.allowed) return invoke(rec, ev, ctx, ack, now);
   ev.tally.refused++;
   refuseRate(rec, ctx, ev.name, ack, "event", scope, d.retryAfterMs);

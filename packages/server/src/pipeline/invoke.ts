@@ -30,7 +30,14 @@ export function invoke(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, 
 }
 
 /** An async handler: answered when it settles, or `INTERNAL` after `handlerTimeoutMs` (whichever first). */
-function settleHandler(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, ack: Ack, result: PromiseLike<unknown>, start: number): void {
+function settleHandler(
+  rec: SocketRecord,
+  ev: CompiledEvent,
+  ctx: EventContext,
+  ack: Ack,
+  result: PromiseLike<unknown>,
+  start: number,
+): void {
   const timeoutMs = rec.shared.config.handlerTimeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let done = false;
@@ -53,14 +60,16 @@ function settleHandler(rec: SocketRecord, ev: CompiledEvent, ctx: EventContext, 
   };
   // In flight until answered (by its result or by the timeout): what a drain waits for.
   rec.inFlight++;
-  result.then(
-    (value) => {
-      if (!settled()) return;
-      if (ack) answer(rec, ev, ctx, ack, value);
-      else ev.tally.ok++;
-    },
-    (err: unknown) => {
-      if (settled()) fail(rec, ctx, ev, ack, err);
-    },
-  ).then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
+  result
+    .then(
+      (value) => {
+        if (!settled()) return;
+        if (ack) answer(rec, ev, ctx, ack, value);
+        else ev.tally.ok++;
+      },
+      (err: unknown) => {
+        if (settled()) fail(rec, ctx, ev, ack, err);
+      },
+    )
+    .then(undefined, (err: unknown) => pipelineFailed(rec, err, ack));
 }

@@ -91,7 +91,8 @@ describe("loadRoutesDir: valid routes", () => {
     const dir = await tempRoutes({
       "tsconfig.json": JSON.stringify({ extends: fileURLToPath(new URL("../../../../tsconfig.json", import.meta.url)) }),
       "events.cts": `${core}const n: number = 1;\nmodule.exports = { default: defineWssRoute({ events: { ping: () => n } }) };\n`,
-      "chat/events.ts": 'import { defineWssRoute } from "@loly-rt/core";\nexport default defineWssRoute({ events: { ping: (): string => "ts" } });\n',
+      "chat/events.ts":
+        'import { defineWssRoute } from "@loly-rt/core";\nexport default defineWssRoute({ events: { ping: (): string => "ts" } });\n',
     });
     const cwd = process.cwd();
     const saved = process.env.TSX_TSCONFIG_PATH;

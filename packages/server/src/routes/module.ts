@@ -1,8 +1,7 @@
 import { LolyError, assertWssRouteDefinition, isWssRoute, type AnyWssRoute } from "@loly-rt/core";
 import { ROUTE_BRAND } from "@loly-rt/core/internal";
 
-const LEGACY_MESSAGE =
-  "BREAKING CHANGE: `export const events = []` is no longer supported. Use `export default defineWssRoute({...})`.";
+const LEGACY_MESSAGE = "BREAKING CHANGE: `export const events = []` is no longer supported. Use `export default defineWssRoute({...})`.";
 
 /** A start-up error about a route file. */
 export function routeError(message: string, cause?: unknown): LolyError {

@@ -46,5 +46,6 @@ export type TypeScriptImporter = (url: string, tsconfig: string | false | undefi
 /** The importer of TypeScript route files; rejects with a clear `INVALID_ROUTE` naming `file` when tsx is not installed. */
 export async function typeScriptImporter(file: string): Promise<TypeScriptImporter> {
   const tsImport = await loadTsImport(file);
-  return (url, tsconfig) => withTsconfigEnv(tsconfig, () => tsImport(url, tsconfig === undefined ? { parentURL: url } : { parentURL: url, tsconfig }));
+  return (url, tsconfig) =>
+    withTsconfigEnv(tsconfig, () => tsImport(url, tsconfig === undefined ? { parentURL: url } : { parentURL: url, tsconfig }));
 }

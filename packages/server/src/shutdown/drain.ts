@@ -60,7 +60,11 @@ export class Drain {
     const graceEnd = performance.now() + graceMs;
     while (inFlightOf(targets.records()) > 0 && performance.now() < graceEnd) await sleep(POLL_MS);
     const left = inFlightOf(targets.records());
-    if (left > 0) this.logger.warn({ component: "close", inFlight: left }, `close: ${left} event step(s) still in flight after shutdown.graceMs (${graceMs} ms); closing anyway`);
+    if (left > 0)
+      this.logger.warn(
+        { component: "close", inFlight: left },
+        `close: ${left} event step(s) still in flight after shutdown.graceMs (${graceMs} ms); closing anyway`,
+      );
 
     const sessions = targets.sessions();
     const step = sessions.length > 1 ? drainMs / sessions.length : 0;

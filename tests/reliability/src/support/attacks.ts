@@ -80,7 +80,11 @@ async function slowConsumers(srv: Proc): Promise<number> {
 }
 
 /** Runs the flooding client (fixtures/flooder.ts) in its own process; resolves its figures. */
-function runFlooder(url: string, transport: "websocket" | "polling", seconds: number): Promise<{ sent: number; connections: number; firstClosedAfterMs: number | null }> {
+function runFlooder(
+  url: string,
+  transport: "websocket" | "polling",
+  seconds: number,
+): Promise<{ sent: number; connections: number; firstClosedAfterMs: number | null }> {
   const child = spawnTsFixture(`${here}../fixtures/flooder.ts`, {
     env: { LOLY_FLOOD_URL: url, LOLY_FLOOD_TRANSPORT: transport, LOLY_FLOOD_SECONDS: String(seconds) },
   });
@@ -113,7 +117,10 @@ export async function flood(srv: Proc, transport: "websocket" | "polling", secon
   let peak = before.heapUsed;
   // The heap as it is, garbage included (an upper bound): a GC'd reading would stall the server it measures.
   const sampler = setInterval(() => {
-    void srv.call<number>("heap").then((heap) => (peak = Math.max(peak, heap)), () => undefined);
+    void srv.call<number>("heap").then(
+      (heap) => (peak = Math.max(peak, heap)),
+      () => undefined,
+    );
   }, 500);
   const flooder = await runFlooder(srv.url, transport, seconds);
   clearInterval(sampler);
@@ -171,7 +178,13 @@ export async function manyNamespaces(srv: Proc, count: number): Promise<Namespac
   raw.close();
   await sleep(500);
   const after = await stats(srv);
-  return { attempted: count, connected, refused, heapGrowthMB: (during.heapUsed - before.heapUsed) / MB, nspsLeft: after.nsps - before.nsps };
+  return {
+    attempted: count,
+    connected,
+    refused,
+    heapGrowthMB: (during.heapUsed - before.heapUsed) / MB,
+    nspsLeft: after.nsps - before.nsps,
+  };
 }
 
 /** What `count` CONNECTs to an auth hook that never settles left behind. */

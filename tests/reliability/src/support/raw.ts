@@ -123,7 +123,9 @@ export class RawSocket {
     this.send(`42${head}${ackId ?? ""}${JSON.stringify(args)}`);
     if (ackId === undefined) return undefined;
     const prefix = `43${head}${ackId}[`;
-    return this.next((f) => typeof f === "string" && f.startsWith(prefix)).then((f) => (JSON.parse((f as string).slice(prefix.length - 1)) as unknown[])[0]);
+    return this.next((f) => typeof f === "string" && f.startsWith(prefix)).then(
+      (f) => (JSON.parse((f as string).slice(prefix.length - 1)) as unknown[])[0],
+    );
   }
 
   /** Sends a hand-written frame that carries ack id `ackId`; resolves the parsed ACK payload. */

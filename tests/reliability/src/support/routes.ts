@@ -54,7 +54,8 @@ export function probeRoute(probe: Probe) {
         handler: (ctx) => {
           ran("record");
           plain("record", ctx.data);
-          for (const value of Object.values(ctx.data)) if (typeof value === "object" && value !== null && !Array.isArray(value)) plain("record.value", value);
+          for (const value of Object.values(ctx.data))
+            if (typeof value === "object" && value !== null && !Array.isArray(value)) plain("record.value", value);
           return Object.keys(ctx.data);
         },
       },

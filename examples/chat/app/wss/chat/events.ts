@@ -59,11 +59,7 @@ export default defineWssRoute({
     },
     message: {
       schema: z.object({
-        text: z
-          .string()
-          .trim()
-          .min(1, "write something first")
-          .max(MAX_MESSAGE_LENGTH, `at most ${MAX_MESSAGE_LENGTH} characters`),
+        text: z.string().trim().min(1, "write something first").max(MAX_MESSAGE_LENGTH, `at most ${MAX_MESSAGE_LENGTH} characters`),
       }),
       // Five quick messages, then one a second; the sixth in a burst gets RATE_LIMIT.
       rateLimit: { eventsPerSecond: 1, burst: 5 },
