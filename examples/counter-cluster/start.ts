@@ -36,7 +36,7 @@ function redisAnswers(url: string): Promise<boolean> {
 
 if (!(await redisAnswers(redisUrl))) {
   console.error(
-    `No Redis answers at ${redisUrl}. Start one (e.g. \`redis-server\` or \`docker run -p 6379:6379 redis:7\`) ` + "or set REDIS_URL.",
+    `No Redis answers at ${redisUrl}. Start one (e.g. \`redis-server\` or \`docker run -p 6379:6379 redis:7\`) or set REDIS_URL.`,
   );
   process.exit(1);
 }

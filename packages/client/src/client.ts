@@ -25,6 +25,7 @@ type AckCallback = (err: Error | null, ack?: unknown) => void;
 /** The (private) acknowledgement table of a socket.io-client socket, used by `close()`. */
 type AckTable = Record<string, (err: Error) => void> | undefined;
 /** What `socket.on`/`off` accept (socket.io types the default event map loosely). */
+// biome-ignore lint/suspicious/noExplicitAny: socket.io's own listener type
 type AnyListener = (...args: any[]) => void;
 
 function resolveBaseUrl(url: string | undefined): string {

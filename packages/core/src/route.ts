@@ -72,6 +72,7 @@ export interface WssRoute<
 }
 
 /** Any route. */
+// biome-ignore lint/suspicious/noExplicitAny: the type every route is assignable to, whatever its user, schemas and results
 export type AnyWssRoute = WssRoute<any, any, any>;
 
 /** Event names of a route (`string` for a route whose type is unknown). */
@@ -208,7 +209,9 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
 export function defineWssRoute<
   // `null` without `auth` (ctx.user is then always null); not `never`, which no other user type is assignable to.
   TUser = null,
+  // biome-ignore lint/complexity/noBannedTypes: an empty map is the default of an inferred one
   TSchemas extends Record<PropertyKey, unknown> = {},
+  // biome-ignore lint/complexity/noBannedTypes: as above
   TResults extends Record<PropertyKey, unknown> = {},
 >(definition: WssRouteDefinition<TUser, TSchemas, TResults>): WssRoute<TUser, TSchemas, TResults> {
   assertWssRouteDefinition(definition);

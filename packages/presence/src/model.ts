@@ -123,7 +123,7 @@ export class PresenceModel {
     const entry = ns?.sockets.get(socketId);
     if (!ns || entry === undefined) return;
     const rooms = roomsOf(entry);
-    if (!rooms || !rooms.delete(room)) return;
+    if (!rooms?.delete(room)) return;
     this.dropFromRoom(ns, namespace, room, userOf(entry), out);
   }
 

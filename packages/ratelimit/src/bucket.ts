@@ -140,6 +140,6 @@ export class TokenBucket {
     this.updatedAt = now;
     if (this.tokens >= this.cap) return;
     const tokens = this.tokens + elapsed * this.perMs;
-    this.tokens = tokens < this.cap ? tokens : this.cap;
+    this.tokens = Math.min(tokens, this.cap);
   }
 }

@@ -30,6 +30,7 @@ describe("createRedisRateLimitBackend", () => {
     redis.disconnect();
   });
 
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the name shows the key layout
   it("is not local and keeps buckets under `${prefix}rl:` (default prefix loly:)", () => {
     expect(createRedisRateLimitBackend({ redis }).keyPrefix).toBe("loly:rl:");
     const limiter = createRedisRateLimitBackend({ redis, prefix });
@@ -173,7 +174,7 @@ describe("createRedisRateLimitBackend", () => {
       const realPerfNow = performance.now.bind(performance);
       const dateSpy = vi.spyOn(Date, "now").mockImplementation(() => realDateNow() + 3_600_000);
       const perfSpy = vi.spyOn(performance, "now").mockImplementation(() => realPerfNow() + 3_600_000);
-      let fromB;
+      let fromB: Awaited<ReturnType<typeof b.consume>>;
       try {
         fromB = await b.consume("clock", spec, 2);
       } finally {

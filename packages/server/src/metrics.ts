@@ -68,7 +68,9 @@ class TallyMetrics {
           { value: t.refused, labels: { namespace: t.namespace, event: t.event, outcome: "refused" } },
         ]),
       }),
-      reset: () => tallies.forEach((t) => t.reset()),
+      reset: () => {
+        for (const t of tallies) t.reset();
+      },
     } as never);
     const name = "loly_handler_duration_seconds";
     registry.registerMetric({
@@ -94,7 +96,9 @@ class TallyMetrics {
           return out;
         }),
       }),
-      reset: () => tallies.forEach((t) => t.reset()),
+      reset: () => {
+        for (const t of tallies) t.reset();
+      },
     } as never);
   }
 }

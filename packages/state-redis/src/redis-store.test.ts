@@ -64,6 +64,7 @@ describe("options", () => {
 });
 
 describe("key layout", () => {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the name shows the key layout
   it("writes values, lists, sets and counters at ${prefix}state:<key>, locks at ${prefix}lock:<key>", async () => {
     const s = store();
     await s.set("layout:value", { a: [1, "b"] }, { ttlMs: 60_000 });

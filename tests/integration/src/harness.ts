@@ -57,7 +57,7 @@ export function connectTo(inst: Instance, auth: Record<string, unknown> = {}, na
 
 /** Resolves the connect_error message of a connection that must be refused. */
 export function refusedBy(inst: Instance, auth: Record<string, unknown> = {}): Promise<string> {
-  const s = ioClient(inst.url + "/cluster", { path: "/wss", transports: ["websocket"], reconnection: false, forceNew: true, auth });
+  const s = ioClient(`${inst.url}/cluster`, { path: "/wss", transports: ["websocket"], reconnection: false, forceNew: true, auth });
   sockets.add(s);
   return new Promise((resolve, reject) => {
     s.once("connect", () => reject(new Error("connected; expected a refusal")));
@@ -80,6 +80,7 @@ export async function askRaw(
   s: Socket,
   event: string,
   payload?: unknown,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever detail a refusal carries
 ): Promise<{ ok: boolean; data?: unknown; error?: { code: string; details?: any } }> {
   return (await s.timeout(8000).emitWithAck(event, payload)) as never;
 }

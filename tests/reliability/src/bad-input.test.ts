@@ -178,7 +178,7 @@ describe("bad input", () => {
       expect(await raw.sendForAck(NS, `42/b,${i + 1}["${event}",${json}]`, i + 1)).toMatchObject({ ok: true });
     }
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(Object.prototype.hasOwnProperty.call(Object.prototype, "polluted")).toBe(false);
+    expect(Object.hasOwn(Object.prototype, "polluted")).toBe(false);
   });
 
   it("binary attachments: a Buffer reaches a Buffer schema; elsewhere it is BAD_PAYLOAD", async () => {

@@ -157,7 +157,7 @@ describe(`fuzzer (seed ${SEED})`, () => {
     const sockets: RawSocket[] = [];
     try {
       while (stats.sent < FRAMES && Date.now() - started < TIME_BUDGET_MS) {
-        if (!raw || !raw.isOpen) {
+        if (!raw?.isOpen) {
           raw = await RawSocket.open(srv.url);
           sockets.push(raw);
           stats.reconnects++;

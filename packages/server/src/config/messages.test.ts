@@ -74,7 +74,7 @@ describe("describeConfig", () => {
 
   it("returns a fresh list", () => {
     const a = describeConfig();
-    (a[2]?.default as string[]).push("x");
+    (a[2] as { default: string[] }).default.push("x");
     expect(describeConfig()[2]?.default).toEqual(["websocket", "polling"]);
   });
 });

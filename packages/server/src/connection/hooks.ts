@@ -3,9 +3,9 @@ import { EventContext } from "../pipeline/context.js";
 import type { SocketRecord } from "../socket/record.js";
 
 /** Runs a connection hook (`onConnect`, `onDisconnect`); a throw is logged, never fatal. */
-// biome-ignore lint/suspicious/noExplicitAny: hooks of every user type
 export async function runHook(
   rec: SocketRecord,
+  // biome-ignore lint/suspicious/noExplicitAny: hooks of every user type
   hook: ConnectionHook<any>,
   event: "connect" | "disconnect",
   reason?: string,
