@@ -1,7 +1,7 @@
 import type { PresenceEntry } from "@loly-rt/core";
 
 /** A socket's rooms, created on its first join (most sockets never join one). */
-interface SocketRecord {
+interface SocketInRooms {
   userId: string;
   rooms: Set<string> | null;
 }
@@ -11,7 +11,7 @@ interface SocketRecord {
  * one of each: a socket that joined no room is just its user id, and a user with one socket
  * is just that socket id (a Set only from the second).
  */
-type SocketEntry = string | SocketRecord;
+type SocketEntry = string | SocketInRooms;
 type UserSockets = string | Set<string>;
 
 interface NamespaceState {
@@ -100,7 +100,7 @@ export class PresenceModel {
     const ns = this.namespaces.get(namespace);
     const entry = ns?.sockets.get(socketId);
     if (!ns || entry === undefined) return;
-    let record: SocketRecord;
+    let record: SocketInRooms;
     if (typeof entry === "string") {
       record = { userId: entry, rooms: new Set() };
       ns.sockets.set(socketId, record);
