@@ -34,10 +34,27 @@ async function startIo(handle: RedisAdapterHandle): Promise<Instance> {
   return { io, http, port: (http.address() as AddressInfo).port };
 }
 
+const closeIo = (io: Server): Promise<void> => new Promise<void>((r) => void io.close(() => r()));
+
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
+
+/** Two instances, one per handle; after the test their servers close, then their handles. */
+async function startPair(handleA: RedisAdapterHandle, handleB: RedisAdapterHandle): Promise<[Instance, Instance]> {
+  cleanups.push(
+    () => handleA.close(),
+    () => handleB.close(),
+  );
+  const a = await startIo(handleA);
+  const b = await startIo(handleB);
+  cleanups.push(
+    () => closeIo(a.io),
+    () => closeIo(b.io),
+  );
+  return [a, b];
+}
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
@@ -52,16 +69,7 @@ describe("createRedisAdapter", () => {
     const errors: unknown[] = [];
     const handleA = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
     const handleB = createRedisAdapter({ url: redisUrl(), key, onError: (err) => errors.push(err) });
-    cleanups.push(
-      () => handleA.close(),
-      () => handleB.close(),
-    );
-    const a = await startIo(handleA);
-    const b = await startIo(handleB);
-    cleanups.push(
-      () => new Promise<void>((r) => void a.io.close(() => r())),
-      () => new Promise<void>((r) => void b.io.close(() => r())),
-    );
+    const [a, b] = await startPair(handleA, handleB);
     b.io.on("connection", (socket) => void socket.join("room1"));
 
     await eventually(() => handleA.health().ok && handleB.health().ok);
@@ -110,7 +118,7 @@ describe("createRedisAdapter", () => {
 
     const instances = await Promise.all([both, onlyPub, fromUrl].map(startIo));
     await eventually(() => both.health().ok && onlyPub.health().ok && fromUrl.health().ok);
-    for (const { io } of instances) await new Promise<void>((r) => void io.close(() => r()));
+    for (const { io } of instances) await closeIo(io);
     const listenersBefore = userPub.listenerCount("error");
 
     await both.close();
@@ -151,7 +159,7 @@ describe("createRedisAdapter", () => {
     await eventually(() => seen.length > publishFailed + 1);
     expect(seen.every((e) => e.err instanceof Error)).toBe(true);
 
-    await new Promise<void>((r) => void dead.io.close(() => r()));
+    await closeIo(dead.io);
     await handle.close();
     expect(handle.health()).toEqual({ ok: false, pub: "end", sub: "end" });
     await sleep(50);
@@ -167,16 +175,7 @@ describe("createRedisAdapter", () => {
     const errors: string[] = [];
     const handleA = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
     const handleB = createRedisAdapter({ url, key, onError: (_e, stage) => errors.push(stage) });
-    cleanups.push(
-      () => handleA.close(),
-      () => handleB.close(),
-    );
-    const a = await startIo(handleA);
-    const b = await startIo(handleB);
-    cleanups.push(
-      () => new Promise<void>((r) => void a.io.close(() => r())),
-      () => new Promise<void>((r) => void b.io.close(() => r())),
-    );
+    const [a, b] = await startPair(handleA, handleB);
     const client: ClientSocket = connect(`http://127.0.0.1:${b.port}`, { transports: ["websocket"], forceNew: true });
     cleanups.push(() => void client.close());
     await new Promise<void>((resolve) => client.once("connect", resolve));
@@ -234,7 +233,7 @@ describe("createRedisAdapter", () => {
       [handleA, handleB].map(async (handle) => {
         cleanups.push(() => handle.close());
         const { io, port: p } = await startIo(handle);
-        cleanups.push(() => new Promise<void>((r) => void io.close(() => r())));
+        cleanups.push(() => closeIo(io));
         io.on("connection", (socket) => void socket.join("room1"));
         const c: ClientSocket = connect(`http://127.0.0.1:${p}`, { transports: ["websocket"], forceNew: true });
         cleanups.push(() => void c.close());
