@@ -2,10 +2,10 @@ import { createServer, type Server, type Socket } from "node:net";
 import { Redis } from "ioredis";
 import type { RateLimitBackend, RateLimitDecision, TokenBucketSpec } from "@loly-rt/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { deleteKeys, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createMemoryRateLimitBackend } from "./memory.js";
 import { withStorePolicy } from "./policy.js";
 import { createRedisRateLimitBackend } from "./redis.js";
+import { useSuiteRedis } from "./testing/redis.js";
 
 const spec: TokenBucketSpec = { capacity: 2, refillPerSecond: 0.01 };
 
@@ -144,21 +144,12 @@ describe("withStorePolicy", () => {
   });
 
   describe("with a working Redis", () => {
-    const prefix = testPrefix("ratelimit-policy");
-    let redis: Redis;
-
-    beforeAll(() => {
-      redis = testRedis();
-    });
-
-    afterAll(async () => {
-      await deleteKeys(prefix, redis);
-      redis.disconnect();
-    });
+    const db = useSuiteRedis("ratelimit-policy");
+    const { prefix } = db;
 
     it("passes real decisions through and reports no outage", async () => {
       let outages = 0;
-      const limiter = withStorePolicy(createRedisRateLimitBackend({ redis, prefix }), {
+      const limiter = withStorePolicy(createRedisRateLimitBackend({ redis: db.redis, prefix }), {
         onStoreError: "allow",
         timeoutMs: 3000,
         onOutage: () => outages++,
@@ -169,7 +160,7 @@ describe("withStorePolicy", () => {
       expect(refused.allowed).toBe(false);
       expect(refused.retryAfterMs).toBeGreaterThan(0);
       await limiter.reset("k");
-      expect(await redis.exists(`${prefix}rl:k`)).toBe(0);
+      expect(await db.redis.exists(`${prefix}rl:k`)).toBe(0);
       expect(outages).toBe(0);
       expect(limiter.outage).toBe(false);
     });

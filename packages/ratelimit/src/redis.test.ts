@@ -7,6 +7,7 @@ import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setu
 import { spawnTsFixture } from "../../../tests/setup/child.js";
 import { freePort, startRedisServer, stopRedisServer } from "../../../tests/setup/redis-server.js";
 import { TOKEN_BUCKET_SCRIPT, TOKEN_BUCKET_SHA, createRedisRateLimitBackend } from "./redis.js";
+import { useSuiteRedis } from "./testing/redis.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -18,28 +19,19 @@ const hasRedisServer = await new Promise<boolean>((done) => {
 });
 
 describe("createRedisRateLimitBackend", () => {
-  const prefix = testPrefix("ratelimit");
-  let redis: Redis;
-
-  beforeAll(() => {
-    redis = testRedis();
-  });
-
-  afterAll(async () => {
-    await deleteKeys(prefix, redis);
-    redis.disconnect();
-  });
+  const db = useSuiteRedis("ratelimit");
+  const { prefix } = db;
 
   // biome-ignore lint/suspicious/noTemplateCurlyInString: the name shows the key layout
   it("is not local and keeps buckets under `${prefix}rl:` (default prefix loly:)", () => {
-    expect(createRedisRateLimitBackend({ redis }).keyPrefix).toBe("loly:rl:");
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    expect(createRedisRateLimitBackend({ redis: db.redis }).keyPrefix).toBe("loly:rl:");
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
     expect(limiter.local).toBe(false);
     expect(limiter.keyPrefix).toBe(`${prefix}rl:`);
   });
 
   it("admits the burst, refuses with retryAfterMs, then refills", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
     const spec = { capacity: 3, refillPerSecond: 10 };
     expect(await limiter.consume("burst", spec)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
     expect(await limiter.consume("burst", spec)).toEqual({ allowed: true, remaining: 1, retryAfterMs: 0 });
@@ -71,7 +63,7 @@ describe("createRedisRateLimitBackend", () => {
   });
 
   it("takes a cost > 1 and never admits a cost above capacity", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
     const spec = { capacity: 5, refillPerSecond: 0.01 };
     expect(await limiter.consume("cost", spec, 3)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
     const refused = await limiter.consume("cost", spec, 3);
@@ -82,11 +74,11 @@ describe("createRedisRateLimitBackend", () => {
     expect(refused.retryAfterMs).toBeLessThanOrEqual(100_000);
     expect(await limiter.consume("cost", spec, 2)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
     expect((await limiter.consume("cost-big", spec, 6)).allowed).toBe(false);
-    expect(await redis.exists(`${prefix}rl:cost-big`)).toBe(0);
+    expect(await db.redis.exists(`${prefix}rl:cost-big`)).toBe(0);
   });
 
   it("never holds more than capacity, however long it idles", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
     const spec = { capacity: 2, refillPerSecond: 20 };
     await limiter.consume("cap", spec);
     await limiter.consume("cap", spec);
@@ -100,18 +92,18 @@ describe("createRedisRateLimitBackend", () => {
   });
 
   it("sets an expiry on every key: 5 to 10 s after the bucket is full again", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix: `${prefix}ttl:` });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix: `${prefix}ttl:` });
     await limiter.consume("a", { capacity: 10, refillPerSecond: 1 }); // 1 s to refill
     await limiter.consume("b", { capacity: 100, refillPerSecond: 1 }, 50); // 50 s
     const slow = { capacity: 1, refillPerSecond: 0.5 }; // 2 s to refill
     expect((await limiter.consume("c", slow)).allowed).toBe(true);
-    const expiresAt = await redis.pexpiretime(`${prefix}ttl:rl:c`);
+    const expiresAt = await db.redis.pexpiretime(`${prefix}ttl:rl:c`);
     for (let i = 0; i < 5; i++) expect((await limiter.consume("c", slow)).allowed).toBe(false);
     // Refusals write nothing, not even the expiry.
-    expect(await redis.pexpiretime(`${prefix}ttl:rl:c`)).toBe(expiresAt);
-    const keys = (await redis.keys(`${prefix}ttl:*`)).sort();
+    expect(await db.redis.pexpiretime(`${prefix}ttl:rl:c`)).toBe(expiresAt);
+    const keys = (await db.redis.keys(`${prefix}ttl:*`)).sort();
     expect(keys).toEqual([`${prefix}ttl:rl:a`, `${prefix}ttl:rl:b`, `${prefix}ttl:rl:c`]);
-    const ttls = await Promise.all(keys.map((k) => redis.pttl(k)));
+    const ttls = await Promise.all(keys.map((k) => db.redis.pttl(k)));
     for (const ttl of ttls) expect(ttl).toBeGreaterThan(0);
     expect(ttls[0]).toBeGreaterThan(1000 + 5000 - 500);
     expect(ttls[0]).toBeLessThanOrEqual(1000 + 10_000);
@@ -122,16 +114,16 @@ describe("createRedisRateLimitBackend", () => {
   });
 
   it("a busy bucket keeps its expiry within a 5 s cell and moves it only when its time crosses one", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix: `${prefix}grid:` });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix: `${prefix}grid:` });
     const key = `${prefix}grid:rl:busy`;
     // 1000 tokens at 1 per 100 ms: each admitted decision moves the full-again time 100 ms on.
     const spec = { capacity: 1000, refillPerSecond: 10 };
     const expireTimes = new Set<number>();
     const redisNow = (t: [string, string]): number => Number(t[0]) * 1000 + Number(t[1]) / 1000;
-    const start = redisNow((await redis.time()) as unknown as [string, string]); // ioredis types TIME as numbers; it answers strings
+    const start = redisNow((await db.redis.time()) as unknown as [string, string]); // ioredis types TIME as numbers; it answers strings
     for (let i = 0; i < 120; i++) {
       expect((await limiter.consume("busy", spec)).allowed).toBe(true);
-      const [[, tat], [, expireAt], [, time]] = (await redis.multi().get(key).pexpiretime(key).time().exec()) as [
+      const [[, tat], [, expireAt], [, time]] = (await db.redis.multi().get(key).pexpiretime(key).time().exec()) as [
         [null, string],
         [null, number],
         [null, [string, string]],
@@ -153,12 +145,12 @@ describe("createRedisRateLimitBackend", () => {
   });
 
   it("reset(key) deletes the bucket: it reads full again", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
     const spec = { capacity: 1, refillPerSecond: 0.01 };
     await limiter.consume("reset", spec);
     expect((await limiter.consume("reset", spec)).allowed).toBe(false);
     await limiter.reset("reset");
-    expect(await redis.exists(`${prefix}rl:reset`)).toBe(0);
+    expect(await db.redis.exists(`${prefix}rl:reset`)).toBe(0);
     expect(await limiter.consume("reset", spec)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0 });
   });
 
@@ -166,7 +158,7 @@ describe("createRedisRateLimitBackend", () => {
     expect(TOKEN_BUCKET_SCRIPT).toContain("redis.call('TIME')");
     const other = testRedis();
     try {
-      const a = createRedisRateLimitBackend({ redis, prefix });
+      const a = createRedisRateLimitBackend({ redis: db.redis, prefix });
       const b = createRedisRateLimitBackend({ redis: other, prefix });
       const spec = { capacity: 4, refillPerSecond: 0.01 };
       expect((await a.consume("clock", spec, 2)).allowed).toBe(true);
@@ -192,8 +184,8 @@ describe("createRedisRateLimitBackend", () => {
   });
 
   it("rejects (never hangs) when Redis answers with an error", async () => {
-    const limiter = createRedisRateLimitBackend({ redis, prefix });
-    await redis.sadd(`${prefix}rl:wrongtype`, "member"); // GET on a set fails inside the script
+    const limiter = createRedisRateLimitBackend({ redis: db.redis, prefix });
+    await db.redis.sadd(`${prefix}rl:wrongtype`, "member"); // GET on a set fails inside the script
     await expect(limiter.consume("wrongtype", { capacity: 1, refillPerSecond: 1 })).rejects.toThrow(/WRONGTYPE/);
   });
 
