@@ -51,51 +51,41 @@ class TallyMetrics {
   readonly tallies: EventTally[] = [];
 
   constructor(registry: Registry) {
+    this.register(registry, "loly_events_total", "Events by namespace, event and outcome", "counter", (t) => [
+      { value: t.ok, labels: { namespace: t.namespace, event: t.event, outcome: "ok" } },
+      { value: t.error, labels: { namespace: t.namespace, event: t.event, outcome: "error" } },
+      { value: t.refused, labels: { namespace: t.namespace, event: t.event, outcome: "refused" } },
+    ]);
+    const name = "loly_handler_duration_seconds";
+    this.register(registry, name, "Handler duration by namespace and event", "histogram", (t) => {
+      const out: MetricValue[] = [];
+      let cumulative = 0;
+      for (let i = 0; i <= HANDLER_BUCKETS.length; i++) {
+        cumulative += t.perBucket[i] as number;
+        const le = i < HANDLER_BUCKETS.length ? (HANDLER_BUCKETS[i] as number) : "+Inf";
+        out.push({ value: cumulative, labels: { le, namespace: t.namespace, event: t.event }, metricName: `${name}_bucket` });
+      }
+      out.push({ value: t.sum, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_sum` });
+      out.push({ value: t.count, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_count` });
+      return out;
+    });
+  }
+
+  /** Registers a metric whose values `valuesOf` reads from every tally on scrape; its reset zeroes all tallies. */
+  private register(
+    registry: Registry,
+    name: string,
+    help: string,
+    type: "counter" | "histogram",
+    valuesOf: (tally: EventTally) => MetricValue[],
+  ): void {
     const tallies = this.tallies;
     registry.registerMetric({
-      name: "loly_events_total",
-      help: "Events by namespace, event and outcome",
-      type: "counter",
-      aggregator: "sum",
-      get: async () => ({
-        name: "loly_events_total",
-        help: "Events by namespace, event and outcome",
-        type: "counter",
-        aggregator: "sum",
-        values: tallies.flatMap((t): MetricValue[] => [
-          { value: t.ok, labels: { namespace: t.namespace, event: t.event, outcome: "ok" } },
-          { value: t.error, labels: { namespace: t.namespace, event: t.event, outcome: "error" } },
-          { value: t.refused, labels: { namespace: t.namespace, event: t.event, outcome: "refused" } },
-        ]),
-      }),
-      reset: () => {
-        for (const t of tallies) t.reset();
-      },
-    } as never);
-    const name = "loly_handler_duration_seconds";
-    registry.registerMetric({
       name,
-      help: "Handler duration by namespace and event",
-      type: "histogram",
+      help,
+      type,
       aggregator: "sum",
-      get: async () => ({
-        name,
-        help: "Handler duration by namespace and event",
-        type: "histogram",
-        aggregator: "sum",
-        values: tallies.flatMap((t): MetricValue[] => {
-          const out: MetricValue[] = [];
-          let cumulative = 0;
-          for (let i = 0; i <= HANDLER_BUCKETS.length; i++) {
-            cumulative += t.perBucket[i] as number;
-            const le = i < HANDLER_BUCKETS.length ? (HANDLER_BUCKETS[i] as number) : "+Inf";
-            out.push({ value: cumulative, labels: { le, namespace: t.namespace, event: t.event }, metricName: `${name}_bucket` });
-          }
-          out.push({ value: t.sum, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_sum` });
-          out.push({ value: t.count, labels: { namespace: t.namespace, event: t.event }, metricName: `${name}_count` });
-          return out;
-        }),
-      }),
+      get: async () => ({ name, help, type, aggregator: "sum", values: tallies.flatMap(valuesOf) }),
       reset: () => {
         for (const t of tallies) t.reset();
       },
@@ -127,50 +117,44 @@ export interface ServerMetrics {
 const APP_PREFIX = "loly_app_";
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 
-function createAppMetrics(registry: Registry): WssMetrics {
-  const made = new Map<string, Metric>();
-  const get = <M extends Metric>(kind: string, name: string, labels: MetricLabels | undefined, make: (n: string, l: string[]) => M): M => {
-    const key = `${kind}:${name}`;
-    let m = made.get(key) as M | undefined;
+/** A prom-client metric class, as {@link appMetrics} constructs it. */
+type AppMetricClass<M extends Metric> = new (config: { name: string; help: string; labelNames: string[]; registers: Registry[] }) => M;
+
+/**
+ * Records application metrics of one kind: the metric named `loly_app_<name>` is made on first
+ * use, with the label names of that first call, and reused after; `record` applies one value to
+ * it, with the labels when there are some.
+ */
+function appMetrics<M extends Metric>(
+  registry: Registry,
+  Kind: AppMetricClass<M>,
+  kind: string,
+  record: (metric: M, value: number, labels: MetricLabels | undefined) => void,
+): (name: string, value: number, labels?: MetricLabels) => void {
+  const made = new Map<string, M>();
+  return (name, value, labels) => {
+    let m = made.get(name);
     if (!m) {
       const full = APP_PREFIX + name;
       if (!NAME_RE.test(full)) throw new TypeError(`ctx.metrics: "${name}" is not a valid metric name (letters, digits, _ and :)`);
-      m = make(full, labels ? Object.keys(labels) : []);
-      made.set(key, m);
+      m = new Kind({
+        name: full,
+        help: `Application ${kind} ${name}`,
+        labelNames: labels ? Object.keys(labels) : [],
+        registers: [registry],
+      });
+      made.set(name, m);
     }
-    return m;
+    record(m, value, labels);
   };
+}
+
+function createAppMetrics(registry: Registry): WssMetrics {
+  const count = appMetrics(registry, Counter, "counter", (c, by, labels) => (labels ? c.inc(labels, by) : c.inc(by)));
   return {
-    increment(name, labels, by = 1) {
-      const c = get(
-        "counter",
-        name,
-        labels,
-        (n, l) => new Counter({ name: n, help: `Application counter ${name}`, labelNames: l, registers: [registry] }),
-      );
-      if (labels) c.inc(labels, by);
-      else c.inc(by);
-    },
-    observe(name, value, labels) {
-      const h = get(
-        "histogram",
-        name,
-        labels,
-        (n, l) => new Histogram({ name: n, help: `Application histogram ${name}`, labelNames: l, registers: [registry] }),
-      );
-      if (labels) h.observe(labels, value);
-      else h.observe(value);
-    },
-    set(name, value, labels) {
-      const g = get(
-        "gauge",
-        name,
-        labels,
-        (n, l) => new Gauge({ name: n, help: `Application gauge ${name}`, labelNames: l, registers: [registry] }),
-      );
-      if (labels) g.set(labels, value);
-      else g.set(value);
-    },
+    increment: (name, labels, by = 1) => count(name, by, labels),
+    observe: appMetrics(registry, Histogram, "histogram", (h, value, labels) => (labels ? h.observe(labels, value) : h.observe(value))),
+    set: appMetrics(registry, Gauge, "gauge", (g, value, labels) => (labels ? g.set(labels, value) : g.set(value))),
   };
 }
 
