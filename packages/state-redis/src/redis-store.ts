@@ -62,6 +62,15 @@ function failure(op: string, key: string, err: unknown): Error {
   return new LolyError("UNAVAILABLE", message, undefined, { cause: err });
 }
 
+/** Sends one command: whatever it throws or rejects with becomes {@link failure}`(op, key, ...)`. */
+async function command<T>(op: string, key: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    throw failure(op, key, err);
+  }
+}
+
 function serialize(value: JsonValue, op: string, key: string): string {
   const json = JSON.stringify(value) as string | undefined;
   if (json === undefined) throw new TypeError(`state-redis: ${op}("${key}") got a ${typeof value}; values must be JSON`);
@@ -156,12 +165,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
 
     async get<T extends JsonValue = JsonValue>(key: string): Promise<T | null> {
       ensureOpen("get", key);
-      let json: string | null;
-      try {
-        json = await redis.get(stateKeyPrefix + key);
-      } catch (err) {
-        throw failure("get", key, err);
-      }
+      const json = await command("get", key, () => redis.get(stateKeyPrefix + key));
       return json === null ? null : parse<T>(json, "get", key);
     },
 
@@ -170,51 +174,32 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       const ttlMs = setOptions?.ttlMs;
       const px = ttlMs === undefined ? undefined : ttlOf(ttlMs, "set", key);
       const json = serialize(value, "set", key);
-      try {
-        if (px === undefined) await redis.set(stateKeyPrefix + key, json);
-        else await redis.set(stateKeyPrefix + key, json, "PX", px);
-      } catch (err) {
-        throw failure("set", key, err);
-      }
+      await command("set", key, () =>
+        px === undefined ? redis.set(stateKeyPrefix + key, json) : redis.set(stateKeyPrefix + key, json, "PX", px),
+      );
     },
 
     async del(key: string): Promise<boolean> {
       ensureOpen("del", key);
-      try {
-        return Number(await redis.del(stateKeyPrefix + key)) > 0;
-      } catch (err) {
-        throw failure("del", key, err);
-      }
+      return Number(await command("del", key, () => redis.del(stateKeyPrefix + key))) > 0;
     },
 
     async incr(key: string, by = 1): Promise<number> {
       ensureOpen("incr", key);
       checkInteger(by, "incr", key);
-      try {
-        return Number(await redis.incrby(stateKeyPrefix + key, by));
-      } catch (err) {
-        throw failure("incr", key, err);
-      }
+      return Number(await command("incr", key, () => redis.incrby(stateKeyPrefix + key, by)));
     },
 
     async decr(key: string, by = 1): Promise<number> {
       ensureOpen("decr", key);
       checkInteger(by, "decr", key);
-      try {
-        return Number(await redis.decrby(stateKeyPrefix + key, by));
-      } catch (err) {
-        throw failure("decr", key, err);
-      }
+      return Number(await command("decr", key, () => redis.decrby(stateKeyPrefix + key, by)));
     },
 
     async listPush(key: string, value: JsonValue): Promise<number> {
       ensureOpen("listPush", key);
       const json = serialize(value, "listPush", key);
-      try {
-        return Number(await redis.lpush(stateKeyPrefix + key, json));
-      } catch (err) {
-        throw failure("listPush", key, err);
-      }
+      return Number(await command("listPush", key, () => redis.lpush(stateKeyPrefix + key, json)));
     },
 
     async listRange<T extends JsonValue = JsonValue>(key: string, start: number, stop: number): Promise<T[]> {
@@ -222,12 +207,7 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       if (!Number.isInteger(start) || !Number.isInteger(stop)) {
         throw new TypeError(`state-redis: listRange("${key}") needs integer indexes, got ${start}, ${stop}`);
       }
-      let items: string[];
-      try {
-        items = await redis.lrange(stateKeyPrefix + key, start, stop);
-      } catch (err) {
-        throw failure("listRange", key, err);
-      }
+      const items = await command("listRange", key, () => redis.lrange(stateKeyPrefix + key, start, stop));
       const out = new Array<T>(items.length);
       for (let i = 0; i < items.length; i++) out[i] = parse<T>(items[i]!, "listRange", key);
       return out;
@@ -236,29 +216,17 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
     async setAdd(key: string, member: string): Promise<boolean> {
       ensureOpen("setAdd", key);
       if (typeof member !== "string") throw new TypeError(`state-redis: setAdd("${key}") needs a string member`);
-      try {
-        return Number(await redis.sadd(stateKeyPrefix + key, member)) === 1;
-      } catch (err) {
-        throw failure("setAdd", key, err);
-      }
+      return Number(await command("setAdd", key, () => redis.sadd(stateKeyPrefix + key, member))) === 1;
     },
 
     async setRem(key: string, member: string): Promise<boolean> {
       ensureOpen("setRem", key);
-      try {
-        return Number(await redis.srem(stateKeyPrefix + key, member)) === 1;
-      } catch (err) {
-        throw failure("setRem", key, err);
-      }
+      return Number(await command("setRem", key, () => redis.srem(stateKeyPrefix + key, member))) === 1;
     },
 
     async setMembers(key: string): Promise<string[]> {
       ensureOpen("setMembers", key);
-      try {
-        return await redis.smembers(stateKeyPrefix + key);
-      } catch (err) {
-        throw failure("setMembers", key, err);
-      }
+      return await command("setMembers", key, () => redis.smembers(stateKeyPrefix + key));
     },
 
     async lock(key: string, ttlMs: number): Promise<LockRelease | null> {
@@ -266,20 +234,9 @@ export function createRedisStateStore(options: RedisStateStoreOptions): RedisSta
       const px = ttlOf(ttlMs, "lock", key);
       const lockKey = lockKeyPrefix + key;
       const token = randomUUID();
-      let taken: string | null;
-      try {
-        taken = await redis.set(lockKey, token, "PX", px, "NX");
-      } catch (err) {
-        throw failure("lock", key, err);
-      }
+      const taken = await command("lock", key, () => redis.set(lockKey, token, "PX", px, "NX"));
       if (taken === null) return null;
-      return async (): Promise<boolean> => {
-        try {
-          return await release(lockKey, token);
-        } catch (err) {
-          throw failure("lock release", key, err);
-        }
-      };
+      return (): Promise<boolean> => command("lock release", key, () => release(lockKey, token));
     },
 
     close(): Promise<void> {
