@@ -41,6 +41,12 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     afterEach(async () => {
       await Promise.all(open.splice(0).map((b) => options.destroy(b)));
     });
+    /** A fresh backend with these sockets added to "/chat" one after the other. */
+    const makeWith = async (...sockets: [socketId: string, userId: string][]): Promise<PresenceBackend> => {
+      const backend = await make();
+      for (const [socketId, userId] of sockets) await backend.add({ namespace: "/chat", socketId, userId });
+      return backend;
+    };
 
     it("answers empty for an unknown namespace, room and user", async () => {
       const p = await make();
@@ -51,8 +57,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("add makes a user online in its namespace only", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      const p = await makeWith(["s1", "u1"]);
       expect(await p.users("/chat")).toEqual(["u1"]);
       expect(await p.socketsOf("/chat", "u1")).toEqual(["s1"]);
       expect(await p.isOnline("/chat", "u1")).toBe(true);
@@ -62,10 +67,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("lists a user with two sockets once; remove keeps them online until their last socket", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
-      await p.add({ namespace: "/chat", socketId: "s2", userId: "u1" });
-      await p.add({ namespace: "/chat", socketId: "s3", userId: "u2" });
+      const p = await makeWith(["s1", "u1"], ["s2", "u1"], ["s3", "u2"]);
       expect(sorted(await p.users("/chat"))).toEqual(["u1", "u2"]);
       expect(sorted(await p.socketsOf("/chat", "u1"))).toEqual(["s1", "s2"]);
 
@@ -81,9 +83,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("adding the same socket twice changes nothing; re-adding it for another user moves it", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      const p = await makeWith(["s1", "u1"], ["s1", "u1"]);
       expect(await p.socketsOf("/chat", "u1")).toEqual(["s1"]);
       await p.add({ namespace: "/chat", socketId: "s1", userId: "u2" });
       expect(await p.users("/chat")).toEqual(["u2"]);
@@ -91,10 +91,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("join and leave maintain users(room) without duplicates", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
-      await p.add({ namespace: "/chat", socketId: "s2", userId: "u1" });
-      await p.add({ namespace: "/chat", socketId: "s3", userId: "u2" });
+      const p = await makeWith(["s1", "u1"], ["s2", "u1"], ["s3", "u2"]);
       await p.join("/chat", "s1", "lobby");
       await p.join("/chat", "s2", "lobby");
       await p.join("/chat", "s1", "lobby");
@@ -113,8 +110,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("remove drops the socket from all its rooms", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      const p = await makeWith(["s1", "u1"]);
       await p.join("/chat", "s1", "a");
       await p.join("/chat", "s1", "b");
       await p.remove("/chat", "s1");
@@ -176,8 +172,7 @@ export function describePresenceConformance(name: string, options: PresenceConfo
     });
 
     it("close is idempotent and forgets this instance's entries", async () => {
-      const p = await make();
-      await p.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
+      const p = await makeWith(["s1", "u1"]);
       await p.close();
       await p.close();
       expect(await p.users("/chat")).toEqual([]);

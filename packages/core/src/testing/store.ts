@@ -1,6 +1,6 @@
 /** The conformance suite of the `RealtimeStateStore` contract. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JsonValue, RealtimeStateStore } from "../store.js";
+import type { JsonValue, LockRelease, RealtimeStateStore } from "../store.js";
 import { describeJsonSemantics } from "./json.js";
 
 /** Builds the store under test. Called once for the shared instance and once per close test. */
@@ -445,12 +445,18 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
     });
 
     describe("lock", () => {
+      /** Takes the lock on `k`, expects it granted and resolves its release. */
+      const granted = async (k: string, ttlMs = afterTtl * 10): Promise<LockRelease> => {
+        const release = await store.lock(k, ttlMs);
+        expect(release).toBeTypeOf("function");
+        return release as LockRelease;
+      };
+
       it("is exclusive: a second lock resolves null while the first is held", async () => {
         const k = key("lock");
-        const release = await store.lock(k, afterTtl * 10);
-        expect(release).toBeTypeOf("function");
+        const release = await granted(k);
         expect(await store.lock(k, afterTtl * 10)).toBeNull();
-        expect(await release!()).toBe(true);
+        expect(await release()).toBe(true);
       });
 
       it("can be taken again after release; a second release resolves false", async () => {
@@ -458,31 +464,26 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
         const first = await store.lock(k, afterTtl * 10);
         expect(await first!()).toBe(true);
         expect(await first!()).toBe(false);
-        const second = await store.lock(k, afterTtl * 10);
-        expect(second).toBeTypeOf("function");
-        expect(await second!()).toBe(true);
+        const second = await granted(k);
+        expect(await second()).toBe(true);
       });
 
       it("frees itself after ttlMs", async () => {
         const k = key("lock-ttl");
-        const release = await store.lock(k, ttl);
-        expect(release).toBeTypeOf("function");
+        await granted(k, ttl);
         await sleep(afterTtl);
-        const next = await store.lock(k, afterTtl * 10);
-        expect(next).toBeTypeOf("function");
-        expect(await next!()).toBe(true);
+        const next = await granted(k);
+        expect(await next()).toBe(true);
       });
 
       it("a stale release after expiry and re-acquisition does not free the new holder's lock", async () => {
         const k = key("lock-stale");
-        const stale = await store.lock(k, ttl);
-        expect(stale).toBeTypeOf("function");
+        const stale = await granted(k, ttl);
         await sleep(afterTtl);
-        const current = await store.lock(k, afterTtl * 10);
-        expect(current).toBeTypeOf("function");
-        expect(await stale!()).toBe(false);
+        const current = await granted(k);
+        expect(await stale()).toBe(false);
         expect(await store.lock(k, afterTtl * 10)).toBeNull();
-        expect(await current!()).toBe(true);
+        expect(await current()).toBe(true);
       });
 
       it("a release after expiry resolves false", async () => {
@@ -493,12 +494,10 @@ export function describeStoreConformance(name: string, factory: StoreFactory, op
       });
 
       it("locks on different keys are independent", async () => {
-        const a = await store.lock(key("lock-a"), afterTtl * 10);
-        const b = await store.lock(key("lock-b"), afterTtl * 10);
-        expect(a).toBeTypeOf("function");
-        expect(b).toBeTypeOf("function");
-        expect(await a!()).toBe(true);
-        expect(await b!()).toBe(true);
+        const a = await granted(key("lock-a"));
+        const b = await granted(key("lock-b"));
+        expect(await a()).toBe(true);
+        expect(await b()).toBe(true);
       });
 
       it(`exactly one of ${concurrency} concurrent lock calls wins`, async () => {
