@@ -14,6 +14,12 @@ describe("createMemoryRateLimitBackend", () => {
     backends.push(b);
     return b;
   };
+  /** A backend on the test clock whose bucket "a" has spent every token. */
+  const drained = (): MemoryRateLimitBackend => {
+    const b = make();
+    for (let i = 0; i < spec.capacity; i++) b.consume("a", spec);
+    return b;
+  };
 
   afterEach(async () => {
     clock = 0;
@@ -40,8 +46,7 @@ describe("createMemoryRateLimitBackend", () => {
   });
 
   it("keeps one bucket per key", () => {
-    const limiter = make();
-    for (let i = 0; i < 3; i++) limiter.consume("a", spec);
+    const limiter = drained();
     expect(limiter.consume("a", spec).allowed).toBe(false);
     expect(limiter.consume("b", spec)).toEqual({ allowed: true, remaining: 2, retryAfterMs: 0 });
     expect(limiter.size).toBe(2);
@@ -54,8 +59,7 @@ describe("createMemoryRateLimitBackend", () => {
   });
 
   it("follows a changed spec for an existing key", () => {
-    const limiter = make();
-    for (let i = 0; i < 3; i++) limiter.consume("a", spec);
+    const limiter = drained();
     const slower = { capacity: 3, refillPerSecond: 1 };
     clock = 100; // one token back at the old rate
     expect(limiter.consume("a", slower).allowed).toBe(true);
@@ -64,8 +68,7 @@ describe("createMemoryRateLimitBackend", () => {
   });
 
   it("reset(key) forgets the bucket: it reads full again and the map shrinks", () => {
-    const limiter = make();
-    for (let i = 0; i < 3; i++) limiter.consume("a", spec);
+    const limiter = drained();
     expect(limiter.consume("a", spec).allowed).toBe(false);
     limiter.reset("a");
     expect(limiter.size).toBe(0);

@@ -21,6 +21,11 @@ function store(options?: Parameters<typeof createMemoryStateStore>[0]): MemorySt
   return s;
 }
 
+/** Sets each [key, value] in turn, each write done before the next. */
+async function setEach(s: MemoryStateStore, ...entries: [key: string, value: JsonValue][]): Promise<void> {
+  for (const [key, value] of entries) await s.set(key, value);
+}
+
 afterEach(async () => {
   vi.restoreAllMocks();
   await Promise.all(open.splice(0).map((s) => s.close()));
@@ -39,10 +44,7 @@ describe("createMemoryStateStore options", () => {
 describe("LRU bound (maxKeys)", () => {
   it("evicts the least recently written key when full", async () => {
     const s = store({ maxKeys: 3 });
-    await s.set("a", 1);
-    await s.set("b", 2);
-    await s.set("c", 3);
-    await s.set("d", 4);
+    await setEach(s, ["a", 1], ["b", 2], ["c", 3], ["d", 4]);
     expect(s.size).toBe(3);
     expect(await s.get("a")).toBeNull();
     expect(await s.get("b")).toBe(2);
@@ -70,10 +72,7 @@ describe("LRU bound (maxKeys)", () => {
 
   it("does not evict when an existing key is overwritten", async () => {
     const s = store({ maxKeys: 2 });
-    await s.set("a", 1);
-    await s.set("b", 2);
-    await s.set("a", 10);
-    await s.set("b", 20);
+    await setEach(s, ["a", 1], ["b", 2], ["a", 10], ["b", 20]);
     expect(s.size).toBe(2);
     expect(await s.get("a")).toBe(10);
     expect(await s.get("b")).toBe(20);
