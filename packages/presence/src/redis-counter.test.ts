@@ -1,33 +1,27 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
-import { createRedisConnectionCounter, type RedisConnectionCounter } from "./redis-counter.js";
+import { createRedisConnectionCounter } from "./redis-counter.js";
+import { openBackends, throughKeyPrefixedClient } from "./testing/backends.js";
 import { countingClient, eventually, keysWithTtl } from "./testing/redis-server.js";
 
 const prefix = testPrefix("conn");
 let redis: Redis;
-const opened: RedisConnectionCounter[] = [];
-const open = (p: string, ttlMs = 1500, instanceId?: string): RedisConnectionCounter => {
-  const counter = createRedisConnectionCounter({ redis, prefix: p, ttlMs, ...(instanceId ? { instanceId } : {}) });
-  opened.push(counter);
-  return counter;
-};
+const { open, pair, closeAll } = openBackends((options) => createRedisConnectionCounter({ redis, ...options }));
 
 beforeAll(() => {
   redis = testRedis();
 });
 
 afterAll(async () => {
-  await Promise.all(opened.map((c) => c.close()));
+  await closeAll();
   await deleteKeys(prefix, redis);
   redis.disconnect();
 });
 
 describe("createRedisConnectionCounter", () => {
   it("holds the per-IP limit across two instances and frees on release", async () => {
-    const p = `${prefix}limit:`;
-    const a = open(p);
-    const b = open(p);
+    const [a, b] = pair(`${prefix}limit:`);
     expect(await a.acquire("1.1.1.1", 3)).toBe(true);
     expect(await b.acquire("1.1.1.1", 3)).toBe(true);
     expect(await a.acquire("1.1.1.1", 3)).toBe(true);
@@ -55,28 +49,15 @@ describe("createRedisConnectionCounter", () => {
   });
 
   it("keeps its keys under the client's ioredis keyPrefix, like the commands ioredis prefixes itself", async () => {
-    const clientPrefix = `${prefix}client-prefix:`;
-    const prefixed = new Redis(redisUrl(), { keyPrefix: clientPrefix });
-    const a = createRedisConnectionCounter({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
-    const b = createRedisConnectionCounter({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
-    try {
+    const make = (client: Redis, p: string) => createRedisConnectionCounter({ redis: client, prefix: p, ttlMs: 1500 });
+    await throughKeyPrefixedClient(redis, `${prefix}client-prefix:`, "conn:", make, async (a, b) => {
       expect(await a.acquire("5.5.5.5", 1)).toBe(true);
       expect(await b.acquire("5.5.5.5", 1)).toBe(false);
-      const keys = await redis.keys(`${clientPrefix}*`);
-      expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k.startsWith(`${clientPrefix}app:conn:`)).toBe(true);
-      expect(await redis.keys("app:conn:*")).toEqual([]);
-    } finally {
-      await a.close();
-      await b.close();
-      prefixed.disconnect();
-    }
+    });
   });
 
   it("never admits more than the limit under concurrent acquires from two instances", async () => {
-    const p = `${prefix}race:`;
-    const a = open(p);
-    const b = open(p);
+    const [a, b] = pair(`${prefix}race:`);
     const attempts = Array.from({ length: 60 }, (_, i) => (i % 2 === 0 ? a : b).acquire("3.3.3.3", 10));
     const results = await Promise.all(attempts);
     expect(results.filter(Boolean).length).toBe(10);
@@ -126,8 +107,7 @@ describe("createRedisConnectionCounter", () => {
 
   it("close() stops counting this instance's connections at once", async () => {
     const p = `${prefix}close:`;
-    const a = open(p);
-    const b = open(p);
+    const [a, b] = pair(p);
     expect(await a.acquire("6.6.6.6", 2)).toBe(true);
     expect(await a.acquire("6.6.6.6", 2)).toBe(true);
     expect(await b.acquire("6.6.6.6", 2)).toBe(false);
@@ -140,8 +120,7 @@ describe("createRedisConnectionCounter", () => {
 
   it("re-asserts its counts when they vanish behind its back", async () => {
     const p = `${prefix}reassert:`;
-    const a = open(p, 600);
-    const b = open(p, 600);
+    const [a, b] = pair(p, 600);
     expect(await a.acquire("7.7.7.7", 2)).toBe(true);
     expect(await a.acquire("7.7.7.7", 2)).toBe(true);
     const own = [...(await keysWithTtl(redis, `${p}conn:i:${a.instanceId}*`)).keys()];

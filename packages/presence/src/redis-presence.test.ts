@@ -3,8 +3,9 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LolyError } from "@loly-rt/core";
 import { deleteKeys, redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
-import { createRedisPresence, type RedisPresence } from "./redis-presence.js";
+import { createRedisPresence } from "./redis-presence.js";
 import { describePresenceConformance } from "@loly-rt/core/testing";
+import { openBackends, throughKeyPrefixedClient } from "./testing/backends.js";
 import { countingClient, eventually, freePort, keysWithTtl, startRedisServer, stopRedisServer } from "./testing/redis-server.js";
 
 const sorted = (list: string[]): string[] => [...list].sort();
@@ -44,37 +45,18 @@ describePresenceConformance("redis over a stringNumbers client", {
 
 describe("createRedisPresence", () => {
   it("keeps its keys under the client's ioredis keyPrefix, like the commands ioredis prefixes itself", async () => {
-    const clientPrefix = `${prefix}client-prefix:`;
-    const prefixed = new Redis(redisUrl(), { keyPrefix: clientPrefix });
-    const a = createRedisPresence({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
-    const b = createRedisPresence({ redis: prefixed, prefix: "app:", ttlMs: 1500 });
-    try {
+    const make = (client: Redis, p: string) => createRedisPresence({ redis: client, prefix: p, ttlMs: 1500 });
+    await throughKeyPrefixedClient(redis, `${prefix}client-prefix:`, "presence:", make, async (a, b) => {
       await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
       await a.join("/chat", "s1", "lobby");
       expect(await b.users("/chat")).toEqual(["u1"]);
       expect(await b.users("/chat", "lobby")).toEqual(["u1"]);
       expect(await b.isOnline("/chat", "u1")).toBe(true);
-      const keys = await redis.keys(`${clientPrefix}*`);
-      expect(keys.length).toBeGreaterThan(0);
-      for (const k of keys) expect(k.startsWith(`${clientPrefix}app:presence:`)).toBe(true);
-      expect(await redis.keys("app:presence:*")).toEqual([]);
-    } finally {
-      await a.close();
-      await b.close();
-      prefixed.disconnect();
-    }
+    });
   });
 
-  const opened: RedisPresence[] = [];
-  const open = (p: string, ttlMs = 1500, extra: { instanceId?: string } = {}): RedisPresence => {
-    const backend = createRedisPresence({ redis, prefix: p, ttlMs, ...extra });
-    opened.push(backend);
-    return backend;
-  };
-
-  afterAll(async () => {
-    await Promise.all(opened.map((b) => b.close()));
-  });
+  const { open, pair, closeAll } = openBackends((options) => createRedisPresence({ redis, ...options }));
+  afterAll(closeAll);
 
   it("rejects bad options with INVALID_CONFIG", () => {
     expect(() => createRedisPresence({ redis, ttlMs: 0 })).toThrow(LolyError);
@@ -83,9 +65,7 @@ describe("createRedisPresence", () => {
   });
 
   it("two instances with one prefix give the same answers", async () => {
-    const p = `${prefix}two:`;
-    const a = open(p);
-    const b = open(p);
+    const [a, b] = pair(`${prefix}two:`);
     expect(a.instanceId).not.toBe(b.instanceId);
     await a.add({ namespace: "/chat", socketId: "a1", userId: "alice" });
     await a.add({ namespace: "/chat", socketId: "a2", userId: "bob" });
@@ -120,7 +100,7 @@ describe("createRedisPresence", () => {
 
   it("uses the documented key layout, and every key has an expiry", async () => {
     const p = `${prefix}layout:`;
-    const a = open(p, 3000, { instanceId: "inst-a" });
+    const a = open(p, 3000, "inst-a");
     await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
     await a.add({ namespace: "/chat", socketId: "s2", userId: "u1" });
     await a.join("/chat", "s1", "lobby");
@@ -146,8 +126,7 @@ describe("createRedisPresence", () => {
 
   it("every key under the prefix keeps an expiry through heartbeats, and entries outlive ttlMs while alive", async () => {
     const p = `${prefix}ttl:`;
-    const a = open(p, 300);
-    const b = open(p, 300);
+    const [a, b] = pair(p, 300);
     await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
     await b.add({ namespace: "/chat", socketId: "s2", userId: "u2" });
     await a.join("/chat", "s1", "room");
@@ -206,8 +185,7 @@ describe("createRedisPresence", () => {
 
   it("close() removes this instance's entries at once", async () => {
     const p = `${prefix}close:`;
-    const a = open(p);
-    const b = open(p);
+    const [a, b] = pair(p);
     await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
     await a.join("/chat", "s1", "lobby");
     await b.add({ namespace: "/chat", socketId: "s2", userId: "u2" });
@@ -225,8 +203,7 @@ describe("createRedisPresence", () => {
 
   it("re-asserts its entries when its keys vanish behind its back", async () => {
     const p = `${prefix}reassert:`;
-    const a = open(p, 600);
-    const b = open(p, 600);
+    const [a, b] = pair(p, 600);
     await a.add({ namespace: "/chat", socketId: "s1", userId: "u1" });
     await a.join("/chat", "s1", "lobby");
     const own = [...(await keysWithTtl(redis, `${p}presence:i:${a.instanceId}*`)).keys()];
