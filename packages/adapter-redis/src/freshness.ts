@@ -85,9 +85,10 @@ export function createFreshness(o: FreshnessOptions): Freshness {
     publishes: {
       sent: () => gate.sent(),
       answered: gate.answered,
+      // Not counted as a drop: a publish that timed out may still reach Redis, and then its
+      // receivers drop it as stale (counted there); one lost with its connection is an error.
       failed: (err: unknown): void => {
         gate.failed();
-        dropped("publish");
         report(err);
       },
     },
