@@ -65,7 +65,7 @@ export interface CreateRedisAdapterOptions {
   staleAfterMs?: number;
   /**
    * Called once for each broadcast dropped: `"publish"` (this instance did not publish it: Redis
-   * was hung, or the publish failed) or `"stale"` (it arrived from another instance older than
+   * was hung) or `"stale"` (it arrived from another instance older than
    * `staleAfterMs`). Keep it cheap: it runs in the broadcast. A throw is ignored.
    */
   onDrop?: (reason: RedisAdapterDropReason) => void;

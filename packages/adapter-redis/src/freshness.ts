@@ -5,7 +5,7 @@ import { PublishGate } from "./gate.js";
 
 /**
  * Why a broadcast was dropped: `"publish"`, this instance did not publish it (Redis had left a
- * publish unanswered for longer than `staleAfterMs`, or the publish failed); `"stale"`, it
+ * publish unanswered for longer than `staleAfterMs`); `"stale"`, it
  * reached this instance from another one more than `staleAfterMs` after it was sent.
  */
 export type RedisAdapterDropReason = "publish" | "stale";
