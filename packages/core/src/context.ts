@@ -116,4 +116,10 @@ export interface WssContext<TData = unknown, TUser = unknown> {
 export type WssConnectionContext<TUser = unknown> = WssContext<undefined, TUser> & {
   /** Why the socket left (`onDisconnect` only), as socket.io reports it. */
   reason?: string;
+  /**
+   * True in `onConnect` when the socket recovered its session (connection-state recovery): same
+   * socket id, its rooms back and the events it missed already delivered. Join what you join
+   * on connect only when it is false, or joining twice is harmless.
+   */
+  recovered: boolean;
 };

@@ -86,6 +86,7 @@ export type {
   DeepPartial,
   AdapterConfig,
   StateStoreConfig,
+  RecoveryConfig,
   LogLevel,
   Transport,
 } from "./config/types.js";

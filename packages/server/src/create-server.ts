@@ -25,6 +25,7 @@ import { Backpressure } from "./transport/backpressure.js";
 import { boundedParser } from "./transport/bounded-parser.js";
 import { pollingDelayMs } from "./transport/throttle.js";
 import type { SharedServices } from "./services.js";
+import { createRecovery } from "./recovery/create.js";
 import { Drain, type DrainTarget } from "./shutdown/drain.js";
 import type { SocketRecord } from "./socket/record.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
@@ -62,6 +63,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   const routes = await collectRoutes(options.routes, options.routesDir);
   const metrics = createServerMetrics();
   const backends = await createBackends(config, { stateStore: options.stateStore, logger, metrics, production });
+  const recovery = createRecovery(config);
   const shared: SharedServices = {
     config,
     production,
@@ -71,6 +73,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     metrics,
     sharedLimiter: backends.sharedLimiter,
     bounded: boundedCalls(config.scale.commandTimeoutMs, production),
+    recoveryPosition: recovery ? (nsp) => recovery.recovery.position(nsp) : undefined,
   };
 
   const httpServer = options.httpServer ?? createOwnServer();
@@ -127,6 +130,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     cors: corsOptions(allowed),
   };
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
+  if (recovery) Object.assign(ioOptions, recovery.ioOptions);
   const io = config.enabled ? new Server(httpServer, ioOptions) : new Server(ioOptions);
   if (backends.adapter) io.adapter(backends.adapter as never);
 
@@ -149,7 +153,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     },
   );
   const connections = new Connections(
-    { shared, sessions, outages, logger },
+    { shared, sessions, outages, logger, recovery: recovery?.recovery },
     guard,
     () => drain.draining,
     (nsp) => reaper.check(nsp),
@@ -207,6 +211,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
           io.close(() => resolve());
         }).catch(() => undefined);
         front.uninstall();
+        recovery?.recovery.close();
         if (metricsServer) await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
         await backends.close();
       })();

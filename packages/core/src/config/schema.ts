@@ -152,6 +152,22 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     /** The address of the metrics listener when `metrics.port` is set. @default "127.0.0.1" */
     host: nonEmptyString("127.0.0.1", "The address of the metrics listener when `metrics.port` is set.", "127.0.0.1"),
   }),
+  /** Connection-state recovery: a client that comes back within the window gets its socket id, rooms and missed events. `recovery: false` turns it off. */
+  recovery: group(
+    "Connection-state recovery: a client that comes back within the window gets its socket id, rooms and missed events. `recovery: false` turns it off.",
+    {
+      /** Recovery on (`recovery: false` is the same as `recovery: { enabled: false }`). @default true */
+      enabled: bool(true, "Recovery on (`recovery: false` is the same as `recovery: { enabled: false }`)."),
+      /** How long a disconnected client's session and the events it may miss are kept. @default 120000 */
+      windowMs: millis(1000, 120000, "How long a disconnected client's session and the events it may miss are kept."),
+      /** Events kept per namespace at most (the oldest go first; a client whose last event went connects fresh). @default 10000 */
+      maxEvents: integer(
+        1,
+        10000,
+        "Events kept per namespace at most (the oldest go first; a client whose last event went connects fresh).",
+      ),
+    },
+  ),
   /** How `rt.close()` drains: in-flight events first, then connections closed a few at a time. */
   shutdown: group("How `rt.close()` drains: in-flight events first, then connections closed a few at a time.", {
     /** How long `rt.close()` waits for events in flight to finish and their acks to be written. @default 10000 */

@@ -24,5 +24,8 @@ export type StateStoreConfig = RealtimeConfig["scale"]["stateStore"];
 /** Recursive partial: what users pass as `config`. */
 export type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
-/** The `config` option of `createRealtimeServer`: any subset of {@link RealtimeConfig}. */
-export type RealtimeConfigInput = DeepPartial<RealtimeConfig>;
+/** Connection-state recovery settings. */
+export type RecoveryConfig = RealtimeConfig["recovery"];
+
+/** The `config` option of `createRealtimeServer`: any subset of {@link RealtimeConfig}; `recovery: false` turns recovery off. */
+export type RealtimeConfigInput = Omit<DeepPartial<RealtimeConfig>, "recovery"> & { recovery?: false | DeepPartial<RecoveryConfig> };

@@ -26,8 +26,10 @@ import type { ConfigEnv, ResolvedConfig } from "./types.js";
  * //   - scale.adapter: required when scale.mode is "cluster" ...
  * resolveConfig({ limits: { burst: -3 }, scale: { mode: "cluster" } });
  */
-export function resolveConfig(input: RealtimeConfigInput | undefined, env: ConfigEnv = process.env): ResolvedConfig {
+export function resolveConfig(given: RealtimeConfigInput | undefined, env: ConfigEnv = process.env): ResolvedConfig {
   const production = env.NODE_ENV === "production";
+  // `recovery: false` is the short form of `recovery: { enabled: false }`.
+  const input = isPlainObject(given) && given.recovery === false ? { ...given, recovery: { enabled: false } } : given;
   const out = new Collector();
   const warnings: string[] = [];
   collectSchemaProblems(input, out);

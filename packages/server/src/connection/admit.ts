@@ -10,6 +10,7 @@ import { SocketRecord } from "../socket/record.js";
 import { userRoom } from "../socket/rooms.js";
 import { callAuth, userIdOf } from "./auth.js";
 import type { EngineConn } from "./engine.js";
+import type { Recovery } from "../recovery/restore.js";
 import type { Sessions } from "./sessions.js";
 
 /** The params of a namespace name for a route's pattern (`{}` for a static one). */
@@ -19,6 +20,8 @@ export type NamespaceMatch = (name: string) => Record<string, string> | null;
 export interface AdmitDeps {
   readonly shared: SharedServices;
   readonly sessions: Sessions;
+  /** Connection-state recovery, when on. */
+  readonly recovery?: Recovery | undefined;
   readonly outages: Outages;
   readonly logger: LolyLogger;
 }
@@ -61,9 +64,13 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
   }
   if (route.requireAuth && userId === null) throw new LolyError("UNAUTHORIZED", "this namespace requires a user");
 
+  // A recovery is one for the same user only; its data (without `user`) comes back.
+  const restore = deps.recovery?.claim(socket, userId) ?? null;
+  if (restore !== null) Object.assign(socket.data, restore.session.data);
   // Identity lives server-side only: read-only on socket.data, nothing the client sends can set it.
   Object.defineProperty(socket.data, "user", { value: user, enumerable: true, writable: false, configurable: false });
   const rec = new SocketRecord(socket, route, shared, user, userId, ip, params, globalBucketFor(route));
+  rec.restore = restore;
   if (userId !== null) {
     await socket.join(userRoom(userId));
     try {

@@ -7,6 +7,7 @@ import type { SocketRecord } from "../socket/record.js";
 import { admit, type AdmitDeps, type NamespaceMatch } from "./admit.js";
 import { connectError, type NamespaceGuard } from "./guard.js";
 import { PendingWork, runHook } from "./hooks.js";
+import { giveBack } from "./recover.js";
 
 /**
  * The life of the sockets of every route: admission as the namespace's middleware, then on
@@ -84,6 +85,8 @@ export class Connections {
       metrics.connectionsTotal.labels(route.pattern).inc();
       attachPipeline(socket, rec);
       socket.on("disconnect", this.onDisconnect);
+      const recovery = this.deps.recovery;
+      if (recovery) giveBack(recovery, rec, this.deps.shared);
       if (route.onConnect) this.pending.track(runHook(rec, route.onConnect, "connect"));
     });
   }

@@ -34,7 +34,11 @@ export class Actions implements WssActions {
     this.#source = source;
   }
   reply(event: string, payload?: unknown): void {
-    this.#rec.socket.emit(event, payload);
+    // socket.io-client takes an event's last argument as its recovery offset when it is a
+    // string: a string reply carries the current offset after it, so the client's stays right.
+    const position = typeof payload === "string" ? this.#rec.shared.recoveryPosition?.(this.#rec.socket.nsp.name) : undefined;
+    if (position !== undefined) this.#rec.socket.emit(event, payload, position);
+    else this.#rec.socket.emit(event, payload);
   }
   emit(event: string, payload?: unknown): void {
     this.#rec.socket.nsp.emit(event, payload);

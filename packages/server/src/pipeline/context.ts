@@ -66,6 +66,10 @@ export class EventContext {
   get log(): LolyLogger {
     return (this.#log ??= this.#record.logger().child({ event: this.event, requestId: this.requestId }));
   }
+  /** True when the socket recovered its session (`onConnect`). */
+  get recovered(): boolean {
+    return this.#record.recovered;
+  }
   get actions(): WssActions {
     return (this.#actions ??= new Actions(this.#record, this));
   }

@@ -2,6 +2,7 @@ import { parse as parseCookieHeader } from "cookie";
 import type { Socket } from "socket.io";
 import type { LolyLogger, WssPresence, WssRequest } from "@loly-rt/core";
 import { TokenBucket } from "@loly-rt/ratelimit";
+import type { Restore } from "../recovery/restore.js";
 import type { CompiledRoute } from "../routes/compile.js";
 import type { SharedServices } from "../services.js";
 
@@ -13,6 +14,10 @@ import type { SharedServices } from "../services.js";
 export class SocketRecord {
   /** Per-event buckets of `socket` scope, created on first use, by event index. */
   eventBuckets: Array<TokenBucket | undefined> | null = null;
+  /** What this socket recovers (connection-state recovery), until it is given back on connect. */
+  restore: Restore | null = null;
+  /** True when the socket recovered its session (`ctx.recovered`). */
+  recovered = false;
   /** Steps of this socket's events waiting on a promise (an async schema, guard, limiter or handler): a drain waits for 0. */
   inFlight = 0;
   /** Global-bucket refusals since the bucket last admitted an event (a flood past `limits.burst` is throttled). */

@@ -1,0 +1,175 @@
+/**
+ * Connection-state recovery (SPEC 10) as users see it: stock socket.io-client with reconnection
+ * on, a transport cut by the server (what a network blip or a drain looks like to the client),
+ * events sent while the client was away delivered once, in order, before new ones, with its
+ * socket id and rooms back; `auth` runs again; past the window the client starts fresh.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { defineWssRoute } from "@loly-rt/core";
+import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
+import { request, sleep, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
+
+const revoked = new Set<string>();
+const connects: Array<{ user: string; recovered: boolean }> = [];
+const room = defineWssRoute({
+  auth: ({ handshake }) => {
+    const token = String(handshake.auth.token ?? "");
+    if (revoked.has(token)) throw new Error("revoked");
+    return token ? { id: token } : null;
+  },
+  onConnect: (ctx) => {
+    connects.push({ user: String((ctx.user as { id: string } | null)?.id), recovered: ctx.recovered });
+  },
+  events: {
+    join: async (ctx) => {
+      await ctx.actions.join(String(ctx.data));
+      return "joined";
+    },
+    say: (ctx) => {
+      const { to, seq } = ctx.data as { to: string; seq: number };
+      ctx.actions.toRoom(to).emit("said", seq);
+      return seq;
+    },
+    shout: (ctx) => {
+      ctx.actions.emit("shouted", ctx.data);
+      return "ok";
+    },
+  },
+});
+
+const servers: TestServer[] = [];
+const clients: ClientSocket[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  revoked.clear();
+  connects.length = 0;
+});
+
+async function server(config: Parameters<typeof startServer>[1] = {}): Promise<TestServer> {
+  const s = await startServer({ "/r": room }, { limits: { eventsPerSecond: 10_000, burst: 10_000 }, ...config });
+  servers.push(s);
+  return s;
+}
+
+/** A stock client with reconnection on. */
+function client(srv: TestServer, token: string): ClientSocket {
+  const c = ioClient(`${srv.url}/r`, {
+    path: "/wss",
+    transports: ["websocket"],
+    auth: { token },
+    reconnectionDelay: 300,
+    reconnectionDelayMax: 300,
+    randomizationFactor: 0,
+  });
+  clients.push(c);
+  return c;
+}
+const connected = (c: ClientSocket): Promise<void> =>
+  new Promise((resolve) => (c.connected ? resolve() : c.once("connect", () => resolve())));
+/** Cuts the client's transport from the server side: the client sees "transport close" and reconnects by itself. */
+function cut(srv: TestServer, c: ClientSocket): void {
+  srv.rt.io
+    .of("/r")
+    .sockets.get(c.id as string)
+    ?.conn.close();
+}
+
+describe("recovery after a transport cut (single mode)", () => {
+  it("same socket id, rooms back, every missed room and namespace event once and in order, before new ones", async () => {
+    const srv = await server();
+    const alice = client(srv, "alice");
+    const bob = client(srv, "bob");
+    await Promise.all([connected(alice), connected(bob)]);
+    expect(await request(alice, "join", "lobby")).toEqual({ ok: true, data: "joined" });
+    const heard: Array<number | string> = [];
+    alice.on("said", (seq: number) => heard.push(seq));
+    alice.on("shouted", (text: string) => heard.push(text));
+    const idBefore = alice.id;
+    await request(bob, "say", { to: "lobby", seq: 1 });
+    await sleep(50);
+
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    for (let seq = 2; seq <= 6; seq++) await request(bob, "say", { to: "lobby", seq });
+    await request(bob, "shout", "hey");
+    await connected(alice);
+    expect(alice.recovered).toBe(true);
+    expect(alice.id).toBe(idBefore);
+    // Its room is back: new room events reach it, after the missed ones.
+    await request(bob, "say", { to: "lobby", seq: 7 });
+    await sleep(100);
+    expect(heard).toEqual([1, 2, 3, 4, 5, 6, "hey", 7]);
+    expect(connects.filter((c) => c.user === "alice")).toEqual([
+      { user: "alice", recovered: false },
+      { user: "alice", recovered: true },
+    ]);
+  });
+
+  it("a client that received nothing before the cut recovers too", async () => {
+    const srv = await server();
+    const alice = client(srv, "alice");
+    const bob = client(srv, "bob");
+    await Promise.all([connected(alice), connected(bob)]);
+    const heard: string[] = [];
+    alice.on("shouted", (t: string) => heard.push(t));
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    await request(bob, "shout", "while away");
+    await connected(alice);
+    expect(alice.recovered).toBe(true);
+    await sleep(50);
+    expect(heard).toEqual(["while away"]);
+  });
+
+  it("auth runs again: a revoked user is refused (UNAUTHORIZED) and recovers nothing", async () => {
+    const srv = await server();
+    const alice = client(srv, "alice");
+    const bob = client(srv, "bob");
+    await Promise.all([connected(alice), connected(bob)]);
+    await request(alice, "join", "lobby");
+    const heard: number[] = [];
+    alice.on("said", (seq: number) => heard.push(seq));
+    revoked.add("alice");
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    await request(bob, "say", { to: "lobby", seq: 1 });
+    const error = await new Promise<Error>((resolve) => alice.once("connect_error", resolve));
+    expect(error.message).toBe("UNAUTHORIZED");
+    await sleep(100);
+    expect(heard).toEqual([]);
+  });
+
+  it("past recovery.windowMs the client connects fresh (recovered false, a new id)", async () => {
+    const srv = await server({ recovery: { windowMs: 1000 } });
+    // Back after 1.6 s: past the 1 s window.
+    const alice = ioClient(`${srv.url}/r`, {
+      path: "/wss",
+      transports: ["websocket"],
+      auth: { token: "alice" },
+      reconnectionDelay: 1600,
+      reconnectionDelayMax: 1600,
+      randomizationFactor: 0,
+    });
+    clients.push(alice);
+    await connected(alice);
+    const idBefore = alice.id;
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    await new Promise<void>((r) => alice.once("connect", () => r()));
+    expect(alice.recovered).toBe(false);
+    expect(alice.id).not.toBe(idBefore);
+  });
+
+  it("recovery: false turns it off (Socket.IO's own behaviour: a new socket)", async () => {
+    const srv = await server({ recovery: false });
+    const alice = client(srv, "alice");
+    await connected(alice);
+    const idBefore = alice.id;
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    await new Promise<void>((r) => alice.once("connect", () => r()));
+    expect(alice.recovered).not.toBe(true);
+    expect(alice.id).not.toBe(idBefore);
+  });
+});
