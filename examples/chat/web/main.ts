@@ -3,7 +3,7 @@
  * The chat page: sign in by name, pick a room, chat, watch who is there. The client is typed
  * from the server route with a type-only import: event names, payloads and results.
  */
-import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolyErrorEvent, type LolySocket } from "@loly-rt/client";
+import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolySocket } from "@loly-rt/client";
 import type chatRoute from "../app/wss/chat/events.js";
 import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type ChatServerEvents, type Room } from "../protocol.js";
 
@@ -177,7 +177,15 @@ function connect(name: string, token: string): void {
   socket.on("presence", (p) => {
     if (p.room === current) renderPresence(p.users);
   });
-  socket.onError((e: LolyErrorEvent) => showError(describe(e.code, e.message, e.details)));
+  socket.onError((e) => {
+    // A refused reconnection (the server restarted with a new secret): sign in again.
+    if ("refused" in e) {
+      if (e.code === "UNAUTHORIZED") signOut();
+      else showError(describe(e.code, e.message, undefined));
+      return;
+    }
+    showError(describe(e.code, e.message, e.details));
+  });
   // Rooms do not survive a reconnection: join the room again on every (re)connection.
   socket.socket.on("connect", () => {
     setStatus("connected");

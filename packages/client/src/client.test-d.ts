@@ -1,8 +1,15 @@
-import type { LolyErrorEvent } from "@loly-rt/core";
+import type { ConnectErrorCode, LolyErrorEvent } from "@loly-rt/core";
 import type { Socket } from "socket.io-client";
 import { describe, expectTypeOf, test } from "vitest";
 import type chatRoute from "./fixtures/chat-route.js";
-import { lolySocket, LolyClientError, type LolyClientErrorCode, type LolySocket } from "./index.js";
+import {
+  lolySocket,
+  LolyClientError,
+  type LolyClientErrorCode,
+  type LolyConnectionState,
+  type LolyConnectRefusal,
+  type LolySocket,
+} from "./index.js";
 
 declare const chat: LolySocket<typeof chatRoute, { message: { text: string; by: string }; typing: string }>;
 declare const loose: LolySocket;
@@ -78,8 +85,12 @@ describe("lolySocket types", () => {
     // @ts-expect-error: not a declared server event
     chat.on("typo", () => {});
     chat.onError((e) => {
-      expectTypeOf(e).toEqualTypeOf<LolyErrorEvent>();
+      expectTypeOf(e).toEqualTypeOf<LolyErrorEvent | LolyConnectRefusal>();
+      // A refusal of a connection attempt tells itself apart by its event.
+      if ("refused" in e) expectTypeOf(e.code).toEqualTypeOf<ConnectErrorCode>();
     });
+    expectTypeOf(chat.state).toEqualTypeOf<LolyConnectionState>();
+    expectTypeOf(chat.recovered).toEqualTypeOf<boolean>();
   });
 
   test("without a route type: any event, unknown payloads and results", () => {

@@ -1,7 +1,8 @@
 import type { AckEnvelope, AnyWssRoute, ConnectErrorCode, LolyErrorEvent } from "@loly-rt/core";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { LolyClientError } from "./errors.js";
-import type { LolyAuth, LolySocket, LolySocketOptions, ServerEvents } from "./types.js";
+import { createStates } from "./states.js";
+import type { LolyAuth, LolyConnectRefusal, LolySocket, LolySocketOptions, ServerEvents } from "./types.js";
 
 /** `__loly:error`; a literal here: the client imports no runtime value from `@loly-rt/core`. */
 const ERROR_EVENT = "__loly:error";
@@ -160,10 +161,17 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
 
   const socket: Socket = io(resolveBaseUrl(url) + ns, socketOptions);
 
+  const states = createStates(socketOptions.autoConnect === false ? "disconnected" : "connecting");
+  const errorListeners = new Set<(error: LolyErrorEvent | LolyConnectRefusal) => void>();
   socket.on("connect", () => {
     lastError = undefined;
+    states.set("connected", { recovered: socket.recovered === true });
     for (const w of waiters) w.resolve();
     waiters.clear();
+  });
+  socket.on("disconnect", () => {
+    // socket.io-client tries again by itself unless the server or the app ended it.
+    states.set(socket.active ? "reconnecting" : "disconnected", { recovered: false });
   });
   socket.on("connect_error", (err) => {
     const refused = connectError(err);
@@ -171,6 +179,19 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
     // stay disconnected, as after a refusal at CONNECT.
     if (refused.code !== "CONNECT_FAILED" && err.message !== refused.code) socket.disconnect();
     fail(refused);
+    if (refused.code !== "CONNECT_FAILED") {
+      const refusal: LolyConnectRefusal = {
+        code: refused.code as ConnectErrorCode,
+        message: refused.message,
+        event: "connect",
+        refused: true,
+      };
+      for (const listener of errorListeners) listener(refusal);
+    }
+    states.set(socket.active ? states.current : "disconnected", { recovered: false, error: refused });
+  });
+  socket.on(ERROR_EVENT, (error: LolyErrorEvent) => {
+    for (const listener of errorListeners) listener(error);
   });
 
   const send = (event: string, args: unknown[], ack?: AckCallback, timeoutMs?: number): void => {
@@ -213,10 +234,19 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
       if (listener) socket.off(event as string, listener as AnyListener);
       else socket.off(event);
     },
-    onError(listener: (error: LolyErrorEvent) => void) {
-      socket.on(ERROR_EVENT, listener);
+    get state() {
+      return states.current;
+    },
+    get recovered() {
+      return states.recovered;
+    },
+    onState(listener) {
+      return states.listen(listener);
+    },
+    onError(listener) {
+      errorListeners.add(listener);
       return () => {
-        socket.off(ERROR_EVENT, listener);
+        errorListeners.delete(listener);
       };
     },
     ready() {
@@ -230,6 +260,7 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
     },
     close() {
       socket.disconnect();
+      states.set("disconnected", { recovered: false });
       fail(new LolyClientError("DISCONNECTED", "the client was closed"));
       // Requests still waiting in socket.io's send buffer (made while connecting) would only
       // answer at their timeout: answer them now, and never send them.

@@ -1,5 +1,6 @@
-import type { AnyWssRoute, LolyErrorEvent, RouteEventInput, RouteEventName, RouteEventResult } from "@loly-rt/core";
+import type { AnyWssRoute, ConnectErrorCode, LolyErrorEvent, RouteEventInput, RouteEventName, RouteEventResult } from "@loly-rt/core";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
+import type { LolyClientError } from "./errors.js";
 
 /**
  * Credentials sent in the handshake (`socket.handshake.auth` on the server), read by the
@@ -66,6 +67,31 @@ export type RequestArgs<TRoute, E extends string> =
     ? [payload?: RouteEventInput<TRoute, E>, options?: LolyRequestOptions]
     : [payload: RouteEventInput<TRoute, E>, options?: LolyRequestOptions];
 
+/**
+ * Where the connection stands: `connecting` (the first attempt), `connected`, `reconnecting`
+ * (the connection dropped and socket.io-client is trying again), `disconnected` (closed,
+ * refused, or disconnected by the server: nothing more happens until `socket.connect()`).
+ */
+export type LolyConnectionState = "connecting" | "connected" | "reconnecting" | "disconnected";
+
+/** What `onState` reports with each state. */
+export interface LolyStateDetail {
+  /** On `connected`: the session was recovered (same socket id, rooms back, missed events delivered). */
+  recovered: boolean;
+  /** On `disconnected` after a refusal, or on a failed attempt: why. */
+  error?: LolyClientError;
+}
+
+/** A refused connection attempt, as `onError` reports it (on the first connection or any reconnection). */
+export interface LolyConnectRefusal {
+  /** The server's refusal (`UNAUTHORIZED`, `FORBIDDEN_ORIGIN`...). */
+  code: ConnectErrorCode;
+  message: string;
+  event: "connect";
+  /** Always true: `"refused" in error` tells a refusal from an event's `__loly:error`. */
+  refused: true;
+}
+
 /** Events the server sends (name -> payload); any name with an `unknown` payload by default. */
 export type ServerEvents = Record<string, unknown>;
 
@@ -78,6 +104,16 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
   readonly socket: Socket;
   /** True while connected to the namespace. */
   readonly connected: boolean;
+  /** Where the connection stands (see {@link LolyConnectionState}). */
+  readonly state: LolyConnectionState;
+  /**
+   * Whether the last (re)connection recovered the session: same socket id, rooms back, and the
+   * events sent while away delivered before anything new. `false` after a fresh connection
+   * (first one, or back after `recovery.windowMs`): reload what you show.
+   */
+  readonly recovered: boolean;
+  /** Listens to state changes; returns a function that removes the listener. */
+  onState(listener: (state: LolyConnectionState, detail: LolyStateDetail) => void): () => void;
   /**
    * Sends an event without waiting for an answer. Sent once connected if the client is
    * (re)connecting, like socket.io does.
@@ -95,8 +131,12 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
   on<E extends Extract<keyof TEmits, string>>(event: E, listener: (payload: TEmits[E]) => void): () => void;
   /** Removes a listener (or every listener of the event when none is given). */
   off<E extends Extract<keyof TEmits, string>>(event: E, listener?: (payload: TEmits[E]) => void): void;
-  /** Listens to `__loly:error` (every refusal of an event); returns a function that removes it. */
-  onError(listener: (error: LolyErrorEvent) => void): () => void;
+  /**
+   * Listens to `__loly:error` (every refusal of an event) and to refused connection attempts
+   * (the first connection or any reconnection: `"refused" in error`); returns a function that
+   * removes it.
+   */
+  onError(listener: (error: LolyErrorEvent | LolyConnectRefusal) => void): () => void;
   /**
    * Resolves once connected (at once when already connected). Rejects with a
    * {@link LolyClientError} on the next failed attempt: the server's refusal code

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { defineWssRoute } from "@loly-rt/core";
+import { lolySocket, type LolySocket } from "@loly-rt/client";
 import { io as ioClient, type Socket as ClientSocket } from "socket.io-client";
 import { request, sleep, startServer, type TestServer } from "../../../packages/server/src/test-helpers.js";
 
@@ -39,8 +40,10 @@ const room = defineWssRoute({
 
 const servers: TestServer[] = [];
 const clients: ClientSocket[] = [];
+const opened: LolySocket[] = [];
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  for (const c of opened.splice(0)) c.close();
   await Promise.all(servers.splice(0).map((s) => s.close()));
   revoked.clear();
   connects.length = 0;
@@ -173,3 +176,55 @@ describe("recovery after a transport cut (single mode)", () => {
     expect(alice.id).not.toBe(idBefore);
   });
 });
+
+describe("lolySocket across reconnections", () => {
+  it("reports connecting, connected, reconnecting, connected again, and whether it recovered", async () => {
+    const srv = await server();
+    const chat = lolySocket("/r", {
+      url: srv.url,
+      transports: ["websocket"],
+      auth: { token: "carol" },
+      reconnectionDelay: 200,
+      randomizationFactor: 0,
+    });
+    opened.push(chat);
+    const seen: string[] = [];
+    chat.onState((state, detail) => seen.push(`${state}${state === "connected" ? `:${detail.recovered}` : ""}`));
+    expect(chat.state).toBe("connecting");
+    await chat.ready();
+    expect(chat.recovered).toBe(false);
+    cut(srv, chat.socket);
+    await new Promise<void>((r) => chat.socket.once("connect", () => r()));
+    expect(chat.state).toBe("connected");
+    expect(chat.recovered).toBe(true);
+    expect(seen).toEqual(["connected:false", "reconnecting", "connected:true"]);
+  });
+
+  it("a refusal on a reconnection reaches onError and ready(), and leaves it disconnected", async () => {
+    const srv = await server();
+    const chat = lolySocket("/r", {
+      url: srv.url,
+      transports: ["websocket"],
+      auth: { token: "dave" },
+      reconnectionDelay: 200,
+      randomizationFactor: 0,
+    });
+    opened.push(chat);
+    await chat.ready();
+    const errors: unknown[] = [];
+    chat.onError((e) => errors.push(e));
+    revoked.add("dave");
+    cut(srv, chat.socket);
+    await eventuallyTrue(() => chat.state === "disconnected");
+    expect(errors).toEqual([{ code: "UNAUTHORIZED", message: "UNAUTHORIZED", event: "connect", refused: true }]);
+    await expect(chat.ready()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+});
+
+async function eventuallyTrue(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await sleep(20);
+  }
+}
