@@ -10,6 +10,8 @@
  *   pnpm bench echo --profile       # + a CPU profile of the Loly server under scenario 1's load
  *   pnpm bench memory --heap-diff   # + what one more idle connection holds, by constructor
  *   pnpm bench --rounds 7           # override the number of rounds
+ *   pnpm bench rolling --clients 300  # scenario 7 with 300 clients instead of 1000
+ *   pnpm bench rolling --drain-ms 1000 --work-ms 20  # its shutdown.drainMs and handler time
  *
  * See docs/benchmarks.md for what each number means.
  */
@@ -24,7 +26,8 @@ import { BENCH_DIR, ROOT_DIR, killAll, startChild } from "./lib/proc.mjs";
 import { heapDiff } from "./lib/heapdiff.mjs";
 import { summarizeProfile } from "./lib/profile.mjs";
 import { startRedisProxy } from "./lib/redis-proxy.mjs";
-import { fmt, spread } from "./lib/stats.mjs";
+import { startBalancer } from "./lib/balancer.mjs";
+import { Recorder, fmt, spread } from "./lib/stats.mjs";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -34,9 +37,14 @@ const flags = new Set(argv.filter((a) => a.startsWith("--")));
 const quick = flags.has("--quick");
 const profile = flags.has("--profile");
 const heapDiffFlag = flags.has("--heap-diff");
-const roundsArg = argv.indexOf("--rounds");
-const roundsOverride = roundsArg >= 0 ? Number(argv[roundsArg + 1]) : undefined;
-const selectors = argv.filter((a, i) => !a.startsWith("--") && argv[i - 1] !== "--rounds");
+/** Flags followed by a value. */
+const VALUE_FLAGS = ["--rounds", "--clients", "--drain-ms", "--work-ms"];
+const flagValue = (name) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? Number(argv[i + 1]) : undefined;
+};
+const roundsOverride = flagValue("--rounds");
+const selectors = argv.filter((a, i) => !a.startsWith("--") && !VALUE_FLAGS.includes(argv[i - 1]));
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 /** Every key and channel of this run lives under this prefix; deleted at the end. */
 const RUN_PREFIX = `loly-bench:${randomBytes(4).toString("hex")}:`;
@@ -51,6 +59,7 @@ const P = quick
       memory: { rounds: 1, steps: [1000, 2000], concurrency: 100 },
       ratelimit: { rounds: 1, seqMs: 400, concMs: 400, inflight: 64, keys: 1000 },
       state: { rounds: 1, seqMs: 250, concMs: 250, inflight: 64, keys: 1000 },
+      rolling: { rounds: 1, clients: 200, rate: 2, steadyMs: 2000, settleMs: 1500, ackTimeoutMs: 10_000 },
     }
   : {
       echo: { rounds: 5, connections: 50, window: 8, warmupMs: 1000, measureMs: 2000, rate: 20_000 },
@@ -59,8 +68,13 @@ const P = quick
       memory: { rounds: 3, steps: [1000, 5000], concurrency: 100 },
       ratelimit: { rounds: 3, seqMs: 1000, concMs: 1000, inflight: 64, keys: 1000 },
       state: { rounds: 3, seqMs: 600, concMs: 600, inflight: 64, keys: 1000 },
+      rolling: { rounds: 1, clients: 1000, rate: 2, steadyMs: 5000, settleMs: 3000, ackTimeoutMs: 10_000 },
     };
 if (roundsOverride) for (const k of Object.keys(P)) P[k].rounds = roundsOverride;
+if (flagValue("--clients")) P.rolling.clients = flagValue("--clients");
+// Absent: the server's defaults (shutdown.drainMs 2000; a handler with no extra wait).
+P.rolling.drainMs = flagValue("--drain-ms");
+P.rolling.workMs = flagValue("--work-ms");
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -77,6 +91,14 @@ const le = (x, text = `<= ${x}x`) => ({ text, ok: (r) => r <= x });
 /** A target on the subject's own value (no baseline): median within `tol` of `x`. */
 const exactly = (x, tol) => ({ text: `= ${x}`, absolute: true, ok: (_r, row) => Math.abs(spread(row.subjectValues).median - x) <= tol });
 const NONE = { label: "-", values: [] };
+/** A target on the subject's own value: 0 in every round. */
+const none = { text: "= 0", absolute: true, ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((v) => v === 0) };
+/** A target on the subject's own value: at most `x` in every round. */
+const atMost = (x, text = `<= ${x}`) => ({
+  text,
+  absolute: true,
+  ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((v) => v <= x),
+});
 
 /** A row of the report: one metric, per-round values of the baseline and of the subject. */
 function row(metric, unit, base, subject, target, extra = {}) {
@@ -721,6 +743,287 @@ async function stateScenario(p) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Scenario 7: rolling restart of two cluster instances behind a load balancer
+
+/** One instance of scenario 7 (bench/servers/rolling.ts), started and ready. */
+async function startRollingServer(name, opts) {
+  const proc = startChild("servers/rolling.ts", { env: { BENCH_OPTS: JSON.stringify(opts) }, label: `rolling server ${name}` });
+  const ready = await proc.next("ready", 60_000);
+  return { name, proc, port: ready.port, shutdown: ready.shutdown };
+}
+
+/**
+ * SIGTERM (the instance runs `rt.close()` and exits); resolves when the process has exited,
+ * with the times (wall clock, ms) of the signal, of `close()` resolving and of the exit.
+ */
+async function sigterm(server, timeoutMs) {
+  const exited = new Promise((resolve) => server.proc.child.once("exit", (code, signal) => resolve({ code, signal })));
+  const sentAt = Date.now();
+  server.proc.child.kill("SIGTERM");
+  const closed = await server.proc.next("closed", timeoutMs).catch(() => null);
+  const exit = await exited;
+  return { name: server.name, sigtermAt: closed?.sigtermAt ?? sentAt, closedAt: closed?.closedAt ?? null, exitAt: Date.now(), exit };
+}
+
+/** Asks the load generator until all `n` clients are connected; resolves when they are (wall clock, ms). */
+async function allConnected(gen, n, timeoutMs) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await gen.ask({ type: "status" }, "status", 10_000);
+    if (s.connected === n) return s.at;
+    if (Date.now() > end) throw new Error(`only ${s.connected}/${n} clients connected after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/**
+ * One rolling restart: instances A and B (cluster mode, one Redis, a prefix of this round)
+ * behind the balancer, `clients` clients sending `rate` acked requests a second each; then
+ * for A, then B: SIGTERM it and start its replacement at once (the replacement joins the
+ * balancer when ready; the stopped instance leaves the balancer's list when it has exited:
+ * until then it refuses connections itself); the next step waits for that exit, every client
+ * connected again and `settleMs`. Then the requests in Redis are compared with the answers.
+ */
+async function rollingRound(p, round) {
+  const prefix = `${RUN_PREFIX}roll${round}:`;
+  const opts = { redisUrl: REDIS_URL, prefix, workMs: p.workMs, drainMs: p.drainMs };
+  const servers = [];
+  let balancer;
+  let gen;
+  let result;
+  const stops = [];
+  const live = (...list) => balancer.setBackends(list.map((s) => s.port));
+  try {
+    const [a, b] = await Promise.all([startRollingServer("A", opts), startRollingServer("B", opts)]);
+    servers.push(a, b);
+    const { graceMs, drainMs } = a.shutdown;
+    const stepTimeoutMs = graceMs + drainMs + 30_000;
+    balancer = await startBalancer([a.port, b.port]);
+    gen = startChild("load/rolling.ts", {
+      env: { BENCH_OPTS: JSON.stringify({ url: balancer.url, clients: p.clients, rate: p.rate, ackTimeoutMs: p.ackTimeoutMs }) },
+      label: "rolling load",
+    });
+    const t0 = Date.now();
+    await allConnected(gen, p.clients, 120_000);
+    progress(`7 round ${round + 1}: ${p.clients} clients connected in ${Date.now() - t0} ms; sending ${p.rate} requests/s each`);
+    gen.send({ type: "go" });
+    await sleep(p.steadyMs);
+
+    let current = [a, b];
+    for (const old of [a, b]) {
+      const next = startRollingServer(`${old.name}'`, opts).then((s) => {
+        servers.push(s);
+        // The stopping instance stays in the list until it has exited: it refuses by itself.
+        live(...current, s);
+        return s;
+      });
+      next.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+      const stop = await sigterm(old, stepTimeoutMs);
+      const fresh = await next;
+      current = current.map((x) => (x === old ? fresh : x));
+      live(...current);
+      const backAt = await allConnected(gen, p.clients, stepTimeoutMs);
+      stops.push({ ...stop, allBackAt: backAt });
+      progress(
+        `7 round ${round + 1}: ${old.name} closed ${stop.closedAt === null ? "(no report)" : `${stop.closedAt - stop.sigtermAt} ms`} after SIGTERM ` +
+          `(exit ${stop.exit.code ?? stop.exit.signal}); every client connected again ${backAt - stop.sigtermAt} ms after SIGTERM`,
+      );
+      await sleep(p.settleMs);
+    }
+    result = await gen.ask({ type: "stop" }, "result", p.ackTimeoutMs + 30_000);
+    const bal = balancer.stats();
+
+    // What was executed: the members of each user's set in Redis.
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    let executed;
+    try {
+      const pipe = redis.pipeline();
+      for (const c of result.clients) pipe.smembers(`${prefix}state:exec:${c.user}`);
+      executed = (await pipe.exec()).map(([err, members]) => {
+        if (err) throw err;
+        return new Set(members.map(Number));
+      });
+    } finally {
+      redis.disconnect();
+    }
+    return { ...summarizeRolling(result, executed, stops, drainMs), graceMs, drainMs, balancer: bal, connectErrors: result.connectErrors };
+  } finally {
+    await gen?.stop(p.ackTimeoutMs + 5000);
+    await Promise.all(servers.filter((s) => !s.proc.exited).map((s) => s.proc.stop(30_000)));
+    await balancer?.close();
+  }
+}
+
+/** Requests by outcome and reconnections by duration, from the clients' records and Redis's. */
+function summarizeRolling(result, executed, stops, drainMs) {
+  const out = {
+    clients: result.clients.length,
+    sent: 0,
+    executed: 0,
+    answered: 0,
+    executedUnanswered: 0,
+    executedUnansweredBy: {},
+    answeredNotExecuted: 0,
+    neverExecuted: 0,
+    neverExecutedBy: {},
+    /** The longest time from a never-executed request's send to its failure (ms). */
+    neverExecutedMaxMs: 0,
+    /** Of those, how many were made while the client was disconnected (sent on reconnection). */
+    neverExecutedWhileDown: 0,
+    pending: 0,
+    whileDown: 0,
+    reasons: {},
+    notBack: 0,
+    connectedAtEnd: 0,
+    failedAttempts: 0,
+    /** Reconnections that recovered the session (connection-state recovery). */
+    recovered: 0,
+    firstConnectErrors: 0,
+  };
+  const gaps = new Recorder(1 << 12);
+  const nev = new Recorder(1 << 10);
+  const lost = [];
+  result.clients.forEach((c, i) => {
+    const ran = executed[i];
+    const ok = new Set(c.ok);
+    out.sent += c.sent;
+    out.executed += ran.size;
+    out.answered += ok.size;
+    out.pending += c.pending;
+    out.whileDown += c.whileDown;
+    out.firstConnectErrors += c.firstConnectErrors;
+    if (c.connected) out.connectedAtEnd++;
+    for (const seq of ran) {
+      if (ok.has(seq)) continue;
+      out.executedUnanswered++;
+      const why = c.failed.find(([s]) => s === seq)?.[1] ?? "pending";
+      out.executedUnansweredBy[why] = (out.executedUnansweredBy[why] ?? 0) + 1;
+    }
+    for (const seq of ok) if (!ran.has(seq)) out.answeredNotExecuted++;
+    for (const [seq, why, ms, down] of c.failed) {
+      if (ran.has(seq)) continue;
+      out.neverExecuted++;
+      out.neverExecutedWhileDown += down;
+      nev.add(ms);
+      out.neverExecutedBy[why] = (out.neverExecutedBy[why] ?? 0) + 1;
+      out.neverExecutedMaxMs = Math.max(out.neverExecutedMaxMs, ms);
+    }
+    for (const g of c.gaps) {
+      out.reasons[g.reason] = (out.reasons[g.reason] ?? 0) + 1;
+      out.failedAttempts += g.errors;
+      if (g.recovered) out.recovered++;
+      if (g.backAt === null) out.notBack++;
+      else gaps.add(g.backAt - g.lostAt);
+      lost.push(g);
+    }
+  });
+  const g = gaps.summary();
+  out.neverExecutedMs = nev.summary();
+  out.reconnections = g.count;
+  out.gapP50 = g.p50;
+  out.gapP99 = g.p99;
+  out.gapMax = g.max;
+  out.bound = drainMs + 3000;
+  // Per stop: the disconnections between its SIGTERM and its exit.
+  out.stops = stops.map((s) => {
+    const wave = lost.filter((x) => x.lostAt >= s.sigtermAt && x.lostAt <= s.exitAt);
+    const first = Math.min(...wave.map((x) => x.lostAt));
+    const last = Math.max(...wave.map((x) => x.lostAt));
+    return {
+      name: s.name,
+      closeMs: s.closedAt === null ? NaN : s.closedAt - s.sigtermAt,
+      exitMs: s.exitAt - s.sigtermAt,
+      disconnected: wave.length,
+      firstLostMs: first - s.sigtermAt,
+      spreadMs: last - first,
+      allBackMs: s.allBackAt - s.sigtermAt,
+    };
+  });
+  return out;
+}
+
+async function rollingScenario(p) {
+  const failures = [];
+  const notes = [];
+  const results = [];
+  for (let round = 0; round < p.rounds; round++) {
+    try {
+      const r = await rollingRound(p, round);
+      results.push(r);
+      progress(
+        `7 round ${round + 1}/${p.rounds}: ${r.executed} executed, ${r.executedUnanswered} executed but unanswered, ` +
+          `${r.neverExecuted} never executed (${JSON.stringify(r.neverExecutedBy)}); ${r.reconnections} reconnections, ` +
+          `p50 ${fmt(r.gapP50)} ms, p99 ${fmt(r.gapP99)} ms, max ${fmt(r.gapMax)} ms`,
+      );
+      if (r.executedUnanswered > 0)
+        failures.push(
+          `round ${round + 1}: executed but unanswered, by how the client's request ended: ${JSON.stringify(r.executedUnansweredBy)}`,
+        );
+      if (r.answeredNotExecuted > 0)
+        failures.push(`round ${round + 1}: ${r.answeredNotExecuted} answers ok for requests Redis has no record of`);
+      if (r.neverExecuted > 0)
+        notes.push(
+          `round ${round + 1}: never executed, by how the request ended: ${JSON.stringify(r.neverExecutedBy)}; ` +
+            `${r.neverExecutedWhileDown} of them made while the client was disconnected; time from the send to the failure ` +
+            `p50 ${fmt(r.neverExecutedMs.p50)} ms, max ${r.neverExecutedMaxMs} ms`,
+        );
+      notes.push(
+        `round ${round + 1}: disconnect reasons ${JSON.stringify(r.reasons)}; failed connection attempts ${r.failedAttempts + r.firstConnectErrors} ` +
+          `(${JSON.stringify(r.connectErrors)}); ` +
+          `requests made while disconnected ${r.whileDown}; balancer: ${r.balancer.accepted} connections, ${r.balancer.refused} refused by a stopping instance and sent to the next, ` +
+          `${r.balancer.exhausted} refused by every instance, ${r.balancer.cut} cut by an instance`,
+      );
+      for (const s of r.stops)
+        notes.push(
+          `round ${round + 1}, stop ${s.name}: close() ${fmt(s.closeMs)} ms after SIGTERM, exit ${fmt(s.exitMs)} ms; ` +
+            `${s.disconnected} clients disconnected from ${fmt(s.firstLostMs)} ms, over ${fmt(s.spreadMs)} ms; every client connected again ${fmt(s.allBackMs)} ms after SIGTERM`,
+        );
+    } catch (err) {
+      failures.push(`round ${round + 1}: ${err.message}`);
+    }
+  }
+  const S = (key) => ({ label: "Loly cluster, 2 instances", values: results.map((r) => r[key]) });
+  const perStop = (i, key) => ({ label: "Loly cluster, 2 instances", values: results.map((r) => r.stops[i]?.[key]) });
+  const bound = results[0]?.bound ?? 5000;
+  const drainMs = results[0]?.drainMs ?? 2000;
+  const rows = [
+    row("requests sent", "", NONE, S("sent"), null),
+    row("executed (recorded in Redis by the handler)", "", NONE, S("executed"), null),
+    row("executed but unanswered", "", NONE, S("executedUnanswered"), none),
+    row("answered but not executed", "", NONE, S("answeredNotExecuted"), none),
+    row("never executed: ack error or timeout", "", NONE, S("neverExecuted"), null),
+    row("still pending at the end", "", NONE, S("pending"), none),
+    row("reconnections", "", NONE, S("reconnections"), null),
+    row("reconnections that recovered the session", "", NONE, S("recovered"), null),
+    row("reconnection time p50", "ms", NONE, S("gapP50"), null),
+    row("reconnection time p99", "ms", NONE, S("gapP99"), null),
+    row("reconnection time max", "ms", NONE, S("gapMax"), atMost(bound, `<= drainMs + 3 s (${bound})`)),
+    row(
+      "clients not connected at the end",
+      "",
+      NONE,
+      { label: S("").label, values: results.map((r) => r.clients - r.connectedAtEnd) },
+      none,
+    ),
+  ];
+  ["A", "B"].forEach((name, i) => {
+    rows.push(row(`stop ${name}: close() after SIGTERM`, "ms", NONE, perStop(i, "closeMs"), null));
+    rows.push(row(`stop ${name}: disconnections spread over`, "ms", NONE, perStop(i, "spreadMs"), null));
+    rows.push(row(`stop ${name}: every client connected again after SIGTERM`, "ms", NONE, perStop(i, "allBackMs"), null));
+  });
+  return {
+    id: 7,
+    title:
+      `rolling restart of 2 cluster instances behind a TCP balancer: ${p.clients} socket.io-client clients (websocket, reconnection on), ` +
+      `${p.rate} acked requests/s each; shutdown.drainMs ${drainMs}${p.workMs ? `, handler work ${p.workMs} ms` : ""}`,
+    rows,
+    failures,
+    notes,
+    raw: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Report
 
 function progress(line) {
@@ -775,6 +1078,7 @@ function renderScenario(sc) {
   lines.push(widths.map((w) => "-".repeat(w)).join("  "));
   for (const b of body) lines.push(fmtRow(b));
   for (const f of sc.failures ?? []) lines.push(`  ! ${f}`);
+  for (const n of sc.notes ?? []) lines.push(`  . ${n}`);
   return lines.join("\n");
 }
 
@@ -835,6 +1139,7 @@ const SCENARIOS = [
   { id: 4, name: "memory", redis: false, run: () => memoryScenario(P.memory) },
   { id: 5, name: "ratelimit", redis: true, run: () => ratelimitScenario(P.ratelimit) },
   { id: 6, name: "state", redis: true, run: () => stateScenario(P.state) },
+  { id: 7, name: "rolling", redis: true, run: () => rollingScenario(P.rolling) },
 ];
 
 const unknown = selectors.filter((s) => !SCENARIOS.some((sc) => String(sc.id) === s || sc.name === s));
@@ -1014,6 +1319,7 @@ function renderMarkdown() {
       );
     }
     for (const f of sc.failures ?? []) lines.push("", `> ${f}`);
+    for (const n of sc.notes ?? []) lines.push("", n);
   }
   const pr = report.find((sc) => sc.profile)?.profile;
   if (pr) lines.push("", "```", renderProfile(pr).trim(), "```");
