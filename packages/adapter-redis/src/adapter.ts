@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { LolyError } from "@loly-rt/core";
 import { closeRedisClient, createOutageReporter } from "@loly-rt/core/redis";
 import type { createAdapter } from "@socket.io/redis-adapter";
@@ -5,6 +6,9 @@ import { Redis, type RedisOptions } from "ioredis";
 import { FreshRedisAdapter } from "./fresh-adapter.js";
 import { createFreshness, type RedisAdapterDropReason } from "./freshness.js";
 import { guarded } from "./guarded.js";
+import { RecoveringRedisAdapter, type RecoveryHooks } from "./recovery/adapter.js";
+import { RedisRecoveryLog } from "./recovery/log.js";
+import { RedisRecoverySessions } from "./recovery/sessions.js";
 
 /** Which client a Redis error came from: the publisher or the subscriber. */
 export type RedisAdapterErrorStage = "pub" | "sub";
@@ -69,6 +73,18 @@ export interface CreateRedisAdapterOptions {
    * `staleAfterMs`). Keep it cheap: it runs in the broadcast. A throw is ignored.
    */
   onDrop?: (reason: RedisAdapterDropReason) => void;
+  /**
+   * Connection-state recovery across the cluster (SPEC 10): broadcasts logged in a Redis stream
+   * per namespace under `root` (written with their publish, so every instance receives them in
+   * log order), sessions kept in Redis while sockets live. The server passes its `recovery`
+   * settings and the hooks that tie Socket.IO's sessions to its admission.
+   */
+  recovery?: {
+    root: string;
+    windowMs: number;
+    maxEvents: number;
+    hooks: (log: RedisRecoveryLog, sessions: RedisRecoverySessions) => Pick<RecoveryHooks, "describe" | "restoring">;
+  };
 }
 
 /** What {@link RedisAdapterHandle.health} reports: ioredis `status` of each client. */
@@ -82,6 +98,8 @@ export interface RedisAdapterHealth {
 
 /** The Socket.IO Redis adapter with its clients, health and lifecycle. */
 export interface RedisAdapterHandle {
+  /** Recovery's log and sessions, when `recovery` was given. */
+  readonly recovery?: { readonly log: RedisRecoveryLog; readonly sessions: RedisRecoverySessions } | undefined;
   /** Pass to `io.adapter()`. */
   readonly adapter: ReturnType<typeof createAdapter>;
   readonly pubClient: Redis;
@@ -191,13 +209,16 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     ...(options.key !== undefined ? { key: options.key } : {}),
     ...(options.requestsTimeout !== undefined ? { requestsTimeout: options.requestsTimeout } : {}),
   };
+  const recovery = options.recovery ? openRecovery(options.recovery, pubClient, subClient, pub.report) : undefined;
   // biome-ignore lint/complexity/useArrowFunction: Socket.IO calls it with `new` (and gets the adapter it returns); an arrow cannot be.
   const adapter = function (nsp: unknown): FreshRedisAdapter {
+    if (recovery) return new RecoveringRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh, recovery.hooks);
     return new FreshRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh);
   };
 
   let closing: Promise<void> | undefined;
   return {
+    recovery: recovery ? { log: recovery.hooks.log, sessions: recovery.hooks.sessions } : undefined,
     adapter,
     pubClient,
     subClient,
@@ -210,6 +231,7 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     close(): Promise<void> {
       if (!closing) {
         fresh.stop();
+        recovery?.hooks.sessions.close();
         for (const [client, r] of [
           [pubClient, pub],
           [subClient, sub],
@@ -224,4 +246,45 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
       return closing;
     },
   };
+}
+
+/**
+ * The recovery log and sessions of one handle. The log decodes entries with the adapter's
+ * parser (msgpack, dated: what `@socket.io/redis-adapter` and the stamping parser write).
+ */
+function openRecovery(
+  o: NonNullable<CreateRedisAdapterOptions["recovery"]>,
+  pubClient: Redis,
+  subClient: Redis,
+  report: (err: unknown) => void,
+): { hooks: RecoveryHooks } {
+  const log = new RedisRecoveryLog(pubClient, `${o.root}log:`, o.windowMs, o.maxEvents);
+  const sessions = new RedisRecoverySessions(pubClient, `${o.root}session:`, randomBytes(6).toString("hex"), o.windowMs, report);
+  return { hooks: { log, sessions, subscribed: watchSubscription(subClient), ...o.hooks(log, sessions) } };
+}
+
+/**
+ * Whether the subscriber is subscribed: from the answer to a PING sent after it is ready
+ * (ioredis resubscribes on `ready`; the PING is answered after the subscriptions), until it
+ * closes. A broadcast of this instance reaches its own sockets through the subscription.
+ */
+function watchSubscription(sub: Redis): () => boolean {
+  let subscribed = false;
+  let generation = 0;
+  const onReady = (): void => {
+    const mine = ++generation;
+    sub.ping().then(
+      () => {
+        if (mine === generation && sub.status === "ready") subscribed = true;
+      },
+      () => undefined,
+    );
+  };
+  sub.on("ready", onReady);
+  sub.on("close", () => {
+    generation++;
+    subscribed = false;
+  });
+  if (sub.status === "ready") onReady();
+  return () => subscribed;
 }

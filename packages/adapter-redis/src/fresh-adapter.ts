@@ -18,14 +18,18 @@ function localOnly(opts: BroadcastOptions): BroadcastOptions {
  * broadcast costs a flag check, a clock read and its date (9 bytes) more than the stock adapter.
  */
 export class FreshRedisAdapter extends RedisAdapter {
+  /** The stock adapter's own parser (msgpack), without dates: what decodes a logged payload. */
+  protected readonly wireParser: Parser;
+
   constructor(
     nsp: unknown,
     pubClient: unknown,
     subClient: unknown,
     opts: Partial<RedisAdapterOptions>,
-    private readonly fresh: Freshness,
+    protected readonly fresh: Freshness,
   ) {
     super(nsp, pubClient, subClient, opts);
+    this.wireParser = this.parser as Parser;
     // The stock adapter reads `parser` for every message it sends and receives.
     (this as { parser: Parser }).parser = stampingParser(this.parser, this.uid as string, fresh);
   }

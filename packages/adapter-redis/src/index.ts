@@ -7,3 +7,8 @@ export type {
   RedisAdapterErrorStage,
 } from "./adapter.js";
 export type { RedisAdapterDropReason } from "./freshness.js";
+
+// Connection-state recovery across the cluster (used by @loly-rt/server)
+export type { RecoveringRedisAdapter, RecoveryHooks } from "./recovery/adapter.js";
+export type { RedisRecoveryLog, LoggedBroadcast } from "./recovery/log.js";
+export type { RedisRecoverySessions, StoredSession } from "./recovery/sessions.js";

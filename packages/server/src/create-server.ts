@@ -62,8 +62,18 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
 
   const routes = await collectRoutes(options.routes, options.routesDir);
   const metrics = createServerMetrics();
-  const backends = await createBackends(config, { stateStore: options.stateStore, logger, metrics, production });
-  const recovery = createRecovery(config);
+  const recovery = createRecovery(config, logger);
+  const backends = await createBackends(config, {
+    stateStore: options.stateStore,
+    logger,
+    metrics,
+    production,
+    restores: recovery?.recovery,
+  }).catch((err: unknown) => {
+    recovery?.recovery.close();
+    throw err;
+  });
+  if (recovery && backends.recoveryStore) recovery.recovery.use(backends.recoveryStore);
   const shared: SharedServices = {
     config,
     production,

@@ -13,7 +13,7 @@ export interface SharedServices {
   /** Backend of `ip`/`user` scoped buckets (in process for one instance, Redis in a cluster). */
   readonly sharedLimiter: RateLimitBackend;
   /** The recovery offset a socket of `nsp` is at now, when connection-state recovery is on. */
-  readonly recoveryPosition?: ((nsp: string) => string) | undefined;
+  readonly recoveryPosition?: ((nsp: string) => string | undefined) | undefined;
   /** Bounds a backend call by `scale.commandTimeoutMs` (UNAVAILABLE after); see `backends/bounded.ts`. */
   bounded<T>(promise: Promise<T>, what: string): Promise<T>;
 }

@@ -1,5 +1,5 @@
 /** An argument of a Redis command as the Loly packages send it. */
-export type RedisArg = string | number;
+export type RedisArg = string | number | Buffer;
 
 /**
  * What the Loly packages need of a client to run their Lua scripts. An ioredis `Redis` or

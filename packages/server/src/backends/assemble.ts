@@ -4,7 +4,11 @@ import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/pr
 import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
 import type { Redis } from "ioredis";
+import { userIdOf } from "../connection/auth.js";
 import type { ServerMetrics } from "../metrics.js";
+import { type PendingRestores, toRecoverable } from "../recovery/adapter.js";
+import { clusterStore } from "../recovery/cluster-store.js";
+import type { RecoveryStore } from "../recovery/store.js";
 import { boundedStore, errorMessage } from "./bounded.js";
 import { backgroundErrors } from "./outages.js";
 import { checkRedisVersion, connectRedis, redisUrlOf } from "./redis.js";
@@ -18,6 +22,8 @@ export interface Backends {
   sharedLimiter: RateLimitBackend;
   /** Socket.IO adapter constructor (cluster mode). */
   adapter?: unknown;
+  /** Where connection-state recovery keeps its log and sessions, when the backends keep them (cluster mode). */
+  recoveryStore?: RecoveryStore;
   /** Health of Redis connections (cluster mode). */
   health(): { ok: boolean; details: Record<string, string> };
   /** Closes what the server created (never injected instances). */
@@ -31,6 +37,8 @@ export interface BackendOptions {
   metrics: ServerMetrics;
   /** Clients see generic outage messages (no Redis addresses, key names or driver errors). */
   production?: boolean;
+  /** Connection-state recovery, when on: where the cluster adapter hands the sessions it found. */
+  restores?: PendingRestores | undefined;
 }
 
 /** Builds the backends of `scale.mode`: in process for one instance, over Redis for a cluster. */
@@ -127,6 +135,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
       onError: adapterLog.report,
       onRecover: adapterLog.ok,
       onDrop: (reason) => dropped[reason].inc(),
+      recovery: o.restores ? recoveryOptions(config, o.restores) : undefined,
     });
     return {
       state,
@@ -134,6 +143,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
       counter,
       sharedLimiter,
       adapter: adapter.adapter,
+      ...(adapter.recovery ? { recoveryStore: clusterStore(adapter.recovery.log, adapter.recovery.sessions) } : {}),
       health: () => {
         const a = adapter.health();
         return { ok: redis.status === "ready" && a.ok, details: { command: redis.status, pub: a.pub, sub: a.sub } };
@@ -151,4 +161,17 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
     redis.disconnect();
     throw err;
   }
+}
+
+/** The Redis adapter's recovery settings: log and sessions under `<prefix>recovery:`, tied to admission. */
+function recoveryOptions(config: RealtimeConfig, restores: PendingRestores) {
+  return {
+    root: `${config.scale.stateStore.prefix}recovery:`,
+    windowMs: config.recovery.windowMs,
+    maxEvents: config.recovery.maxEvents,
+    hooks: () => ({
+      describe: (nsp: string, session: Parameters<typeof toRecoverable>[0]) => toRecoverable(session, nsp, userIdOf),
+      restoring: (pid: string, session: ReturnType<typeof toRecoverable>, offset: string) => restores.set(pid, { session, offset }),
+    }),
+  };
 }

@@ -86,8 +86,10 @@ export class Connections {
       attachPipeline(socket, rec);
       socket.on("disconnect", this.onDisconnect);
       const recovery = this.deps.recovery;
-      if (recovery) giveBack(recovery, rec, this.deps.shared);
-      if (route.onConnect) this.pending.track(runHook(rec, route.onConnect, "connect"));
+      const back = recovery ? giveBack(recovery, rec, this.deps.shared) : undefined;
+      const onConnect = route.onConnect;
+      if (back !== undefined) this.pending.track(onConnect ? back.then(() => runHook(rec, onConnect, "connect")) : back);
+      else if (onConnect) this.pending.track(runHook(rec, onConnect, "connect"));
     });
   }
 

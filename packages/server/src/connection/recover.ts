@@ -1,4 +1,4 @@
-import type { Recovery } from "../recovery/restore.js";
+import type { Recovery, Restore } from "../recovery/restore.js";
 import { OFFSET_EVENT } from "../recovery/restore.js";
 import type { SharedServices } from "../services.js";
 import type { SocketRecord } from "../socket/record.js";
@@ -8,22 +8,33 @@ import { USER_ROOM_PREFIX } from "../socket/rooms.js";
 type RawPacketSocket = { packet(packet: { type: number; data: unknown[] }): void };
 
 /**
- * Right after a socket connected: a recovered one gets, in this order and in the same tick
- * (nothing new can come between), every event it missed, then its rooms back (presence too);
- * a new one gets its first offset, so that it can recover even before a broadcast reached it.
+ * Right after a socket connected: a recovered one gets every event it missed, then its rooms
+ * back (presence too), before anything new: in the same tick on one instance, through the
+ * cluster's catch-up otherwise (the promise, which `onConnect` waits for). A new socket gets
+ * its first offset, so that it can recover even before a broadcast reached it.
  */
-export function giveBack(recovery: Recovery, rec: SocketRecord, shared: SharedServices): void {
+export function giveBack(recovery: Recovery, rec: SocketRecord, shared: SharedServices): Promise<void> | undefined {
   const { socket } = rec;
   const restore = rec.restore;
   rec.restore = null;
+  recovery.track(socket, rec.userId);
   if (restore === null) {
-    socket.emit(OFFSET_EVENT, recovery.position(socket.nsp.name));
-    return;
+    const position = recovery.position(socket.nsp.name);
+    if (position !== undefined) socket.emit(OFFSET_EVENT, position);
+    return undefined;
   }
   rec.recovered = true;
-  for (const packet of recovery.missed(socket.nsp.name, restore) ?? []) {
+  if (recovery.async) return recovery.catchUp(socket, restore, () => rejoin(rec, restore, shared));
+  for (const packet of recovery.missedNow(socket.nsp.name, restore) ?? []) {
     (socket as unknown as RawPacketSocket).packet({ type: 2, data: packet.data });
   }
+  rejoin(rec, restore, shared);
+  return undefined;
+}
+
+/** Gives a recovered socket its rooms back (its own and its user's it has already). */
+function rejoin(rec: SocketRecord, restore: Restore, shared: SharedServices): void {
+  const { socket } = rec;
   for (const room of restore.session.rooms) {
     if (room === socket.id || room.startsWith(USER_ROOM_PREFIX)) continue;
     void socket.join(room);
