@@ -3,7 +3,7 @@
  * scenario, through `createRealtimeServer` with its defaults (metrics on, both transports)
  * except logging (warn, no pretty printing) and limits raised so nothing is ever refused.
  *
- * BENCH_OPTS: { mode: "echo" | "fanout" | "idle", redisUrl?, prefix?, cluster?, eventScope? }
+ * BENCH_OPTS: { mode: "echo" | "fanout" | "idle", redisUrl?, prefix?, cluster?, recovery?, eventScope? }
  * (`cluster` runs the echo route in cluster mode; `eventScope` is the scope of its event limit).
  */
 import { defineWssRoute, type AnyWssRoute, type RealtimeConfigInput } from "@loly-rt/core";
@@ -17,6 +17,8 @@ interface Opts {
   redisUrl?: string;
   prefix?: string;
   cluster?: boolean;
+  /** `false`: connection-state recovery off (the fan-out scenario runs both). */
+  recovery?: boolean;
   eventScope?: "socket" | "ip" | "user";
 }
 
@@ -36,6 +38,7 @@ const cluster = (): void => {
     adapter: { type: "redis", url: opts.redisUrl },
     stateStore: { type: "redis", url: opts.redisUrl, prefix: opts.prefix ?? "loly-bench:" },
   };
+  if (opts.recovery === false) config.recovery = false;
 };
 
 let route: AnyWssRoute;
