@@ -7,8 +7,9 @@ export type Room = (typeof ROOMS)[number];
 /** Longest message the server accepts (the schema refuses longer ones with BAD_PAYLOAD). */
 export const MAX_MESSAGE_LENGTH = 500;
 
-/** One chat message, as the server sends it to a room. */
+/** One chat message, as the server sends it to a room (and keeps it in the room's history). */
 export interface ChatMessage {
+  /** 1, 2, 3... in each room. */
   id: number;
   room: Room;
   from: string;

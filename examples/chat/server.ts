@@ -2,7 +2,7 @@
  * Loly chat: one process, the embedded defaults (memory store, no Redis). Serves the page,
  * a demo sign-in endpoint and the realtime endpoint (`/wss`) from one HTTP server.
  *
- *   PORT=3000 tsx server.ts
+ *   PORT=3000 tsx server.ts        (HOST=0.0.0.0 to be reachable from other machines)
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -88,8 +88,11 @@ const rt = await createRealtimeServer({
   httpServer,
   config: { logging: { level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" } },
 });
-const port = await rt.listen(Number(process.env.PORT ?? 3000));
-console.log(`Loly chat: open http://localhost:${port}`);
+// Only this machine can reach it unless HOST says otherwise (HOST=0.0.0.0: every interface).
+const host = process.env.HOST || "127.0.0.1";
+const port = await rt.listen(Number(process.env.PORT ?? 3000), host);
+const shown = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
+console.log(`Loly chat: open http://${shown}:${port}`);
 
 let stopping = false;
 async function stop(): Promise<void> {

@@ -1,9 +1,11 @@
 /// <reference lib="dom" />
 /**
  * The chat page: sign in by name, pick a room, chat, watch who is there. The client is typed
- * from the server route with a type-only import: event names, payloads and results.
+ * from the server route with a type-only import: event names, payloads and results. The header
+ * shows the connection's state; after a reconnection that did not recover its session the page
+ * reloads the room's history.
  */
-import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolySocket } from "@loly-rt/client";
+import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolyConnectionState, type LolySocket } from "@loly-rt/client";
 import type chatRoute from "../app/wss/chat/events.js";
 import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type ChatServerEvents, type Room } from "../protocol.js";
 
@@ -34,6 +36,10 @@ const TOKEN_KEY = "loly-chat-token";
 let chat: Chat | null = null;
 let me = "";
 let current: Room | null = null;
+/** Ids of the messages shown for `current`: one that came in the history and live is shown once. */
+let shown = new Set<number>();
+/** The join waiting for its answer, and the messages of its room that arrived before it. */
+let joining: { room: Room; early: ChatMessage[] } | null = null;
 let errorTimer: ReturnType<typeof setTimeout> | undefined;
 
 // ---- error banner -------------------------------------------------------------------------
@@ -74,8 +80,9 @@ function reportLocal(err: unknown): void {
 
 // ---- rendering ----------------------------------------------------------------------------
 
-function setStatus(text: string): void {
+function setStatus(text: string, state: LolyConnectionState | "signed-out"): void {
   els.status.textContent = text;
+  els.status.dataset.state = state;
 }
 
 function renderPresence(users: string[]): void {
@@ -103,6 +110,8 @@ function addLine(className: string, parts: Array<[string, string]>): void {
 }
 
 function addMessage(m: ChatMessage): void {
+  if (shown.has(m.id)) return;
+  shown.add(m.id);
   const at = new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   addLine(m.from === me ? "mine" : "", [
     ["from", m.from],
@@ -123,18 +132,28 @@ function setRoom(room: Room | null): void {
 
 // ---- actions ------------------------------------------------------------------------------
 
-async function join(room: Room): Promise<void> {
+/**
+ * Joins `room` and shows its last messages (the server's history), then what arrived for it
+ * while the answer was on its way; `again` after a reconnection that lost the session.
+ */
+async function join(room: Room, again = false): Promise<void> {
   if (!chat) return;
+  const pending = { room, early: [] as ChatMessage[] };
+  joining = pending;
   try {
     const res = await chat.request("join", { room });
-    if (res.room !== current) {
-      els.messages.replaceChildren();
-      addLine("system", [["text", `You joined #${res.room}.`]]);
-    }
+    // Another join was asked for meanwhile: its answer decides what is shown.
+    if (joining !== pending) return;
     setRoom(res.room);
+    shown = new Set();
+    els.messages.replaceChildren();
+    for (const m of [...res.history, ...pending.early].sort((a, b) => a.id - b.id)) addMessage(m);
+    addLine("system", [["text", again ? `Back in #${res.room}: history reloaded.` : `You joined #${res.room}.`]]);
     renderPresence(res.users);
   } catch (err) {
     reportLocal(err);
+  } finally {
+    if (joining === pending) joining = null;
   }
 }
 
@@ -167,52 +186,68 @@ function connect(name: string, token: string): void {
   els.chat.hidden = false;
   els.signout.hidden = false;
   setRoom(null);
-  setStatus("connecting...");
 
   const socket: Chat = lolySocket<typeof chatRoute, ChatServerEvents>("/chat", { auth: { token } });
   chat = socket;
+  setStatus("connecting…", socket.state);
   socket.on("message", (m) => {
-    if (m.room === current) addMessage(m);
+    if (joining?.room === m.room) joining.early.push(m);
+    else if (m.room === current) addMessage(m);
   });
   socket.on("presence", (p) => {
     if (p.room === current) renderPresence(p.users);
   });
   socket.onError((e) => {
-    // A refused reconnection (the server restarted with a new secret): sign in again.
-    if ("refused" in e) {
-      if (e.code === "UNAUTHORIZED") signOut();
-      else showError(describe(e.code, e.message, undefined));
+    if (!("refused" in e)) {
+      showError(describe(e.code, e.message, e.details));
       return;
     }
-    showError(describe(e.code, e.message, e.details));
-  });
-  // Rooms do not survive a reconnection: join the room again on every (re)connection.
-  socket.socket.on("connect", () => {
-    setStatus("connected");
-    void join(current ?? "general");
-  });
-  socket.socket.on("disconnect", () => setStatus("reconnecting..."));
-  socket.ready().catch((err: unknown) => {
-    if (err instanceof LolyClientError && err.code === "UNAUTHORIZED") {
-      // The server no longer accepts this token (it restarted with a new secret): sign in again.
+    // A refused (re)connection: the token is no longer accepted (the server restarted with
+    // another secret, or the token expired), so sign in again; any other refusal is shown.
+    if (e.code === "UNAUTHORIZED") {
       signOut();
       showError("UNAUTHORIZED: please sign in again");
-    } else if (err instanceof LolyClientError) {
-      setStatus(`cannot connect (${err.code}), retrying...`);
+    } else {
+      showError(describe(e.code, e.message, undefined));
+    }
+  });
+  let wasConnected = false;
+  socket.onState((state, detail) => {
+    if (chat !== socket) return; // signed out: this socket is done
+    if (state === "connected" && !wasConnected) {
+      wasConnected = true;
+      setStatus("connected", state);
+      void join("general");
+    } else if (state === "connected" && socket.recovered) {
+      // Same session: back in the room, and the messages sent meanwhile were delivered.
+      setStatus("back, nothing missed", state);
+    } else if (state === "connected") {
+      // A new session (the server restarted, or we were away too long): rooms are gone and
+      // messages may have been missed, so join again and show the room's history afresh.
+      setStatus(current === null ? "back" : "back, reloading history", state);
+      if (current !== null) void join(current, true);
+    } else if (state === "reconnecting") {
+      setStatus("reconnecting…", state);
+    } else if (state === "connecting") {
+      setStatus(detail.error ? `cannot connect (${detail.error.code}), retrying…` : "connecting…", state);
+    } else {
+      setStatus(detail.error ? `disconnected (${detail.error.code})` : "disconnected", state);
     }
   });
 }
 
 function signOut(): void {
-  chat?.close();
+  const socket = chat;
   chat = null;
+  socket?.close();
   sessionStorage.removeItem(TOKEN_KEY);
   els.chat.hidden = true;
   els.signin.hidden = false;
   els.signout.hidden = true;
   els.me.textContent = "";
   els.messages.replaceChildren();
-  setStatus("signed out");
+  setRoom(null);
+  setStatus("signed out", "signed-out");
 }
 
 async function signIn(name: string): Promise<void> {

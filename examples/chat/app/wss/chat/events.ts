@@ -1,10 +1,12 @@
 /**
  * The `/chat` namespace: sign-in by token, one room at a time, messages checked by a zod
- * schema and rate limited, and a presence list pushed to a room when someone joins or leaves.
+ * schema and rate limited, the last messages of a room given on join, and a presence list
+ * pushed to a room when someone joins, leaves, drops or comes back.
  */
 import { LolyError, defineWssRoute, type WssContext } from "@loly-rt/core";
 import { z } from "zod";
 import { verifyToken, type ChatUser } from "../../../auth.js";
+import { historyOf, nextMessageId, remember } from "../../../history.js";
 import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type PresenceUpdate, type Room } from "../../../protocol.js";
 
 /** The room this socket is in (kept on the socket; nothing the client sends sets it). */
@@ -37,6 +39,13 @@ export default defineWssRoute({
     if (user === null) throw new Error("missing, forged or expired token");
     return user;
   },
+  // A socket that recovered its session (it dropped and came back within recovery.windowMs) is
+  // in its room again, presence included, and got what it missed; the room last heard it left
+  // (onDisconnect below): tell the room it is back.
+  onConnect: async (ctx) => {
+    const room = roomOf(ctx);
+    if (ctx.recovered && room !== null) await pushPresence(ctx, room);
+  },
   // The socket left the namespace: socket.io has already dropped its rooms, so leave the
   // chat room through the actions (that updates presence) before telling the room.
   onDisconnect: (ctx) => leaveRoom(ctx),
@@ -50,7 +59,10 @@ export default defineWssRoute({
           await ctx.actions.join(room);
           ctx.socket.data.room = room;
         }
-        return { room, users: await pushPresence(ctx, room) };
+        // Read after joining: a message sent meanwhile is in the history or arrives live (or both:
+        // the page drops a second copy by its id).
+        const [users, history] = await Promise.all([pushPresence(ctx, room), historyOf(ctx.state, room)]);
+        return { room, users, history };
       },
     },
     leave: async (ctx) => {
@@ -67,12 +79,14 @@ export default defineWssRoute({
         const room = roomOf(ctx);
         if (room === null) throw new LolyError("FORBIDDEN", "join a room before writing");
         const message: ChatMessage = {
-          id: await ctx.state.incr("chat:message-id"),
+          id: await nextMessageId(ctx.state, room),
           room,
           from: ctx.user!.name,
           text: ctx.data.text,
           at: Date.now(),
         };
+        // Kept before it is sent: whoever joins from now on finds it in the history.
+        await remember(ctx.state, message);
         ctx.actions.toRoom(room).emit("message", message);
         return { id: message.id };
       },
