@@ -7,13 +7,14 @@ import { boundedCalls, errorMessage } from "./backends/bounded.js";
 import { Outages } from "./backends/outages.js";
 import { ClusterCommands } from "./cluster/commands.js";
 import { resolveConfig } from "./config/index.js";
+import { checkServerOptions, ioPassThrough } from "./config/server-options.js";
 import { Connections } from "./connection/lifecycle.js";
 import { NamespaceGuard } from "./connection/guard.js";
 import { allowRequest, corsOptions, originAllowList } from "./connection/origin.js";
 import { Sessions } from "./connection/sessions.js";
 import { NamespaceReaper } from "./connection/reaper.js";
 import { revalidateLocal } from "./connection/revalidate.js";
-import { listen } from "./http/listen.js";
+import { listen, untilHealthy } from "./http/listen.js";
 import { createOwnServer, installFront } from "./http/front.js";
 import { startMetricsListener } from "./http/metrics-listener.js";
 import { createLogger } from "./logging.js";
@@ -56,6 +57,7 @@ function engineSessions(io: Server): Record<string, { close(discard?: boolean): 
  * const port = await rt.listen(3000);
  */
 export async function createRealtimeServer(options: RealtimeServerOptions = {}): Promise<RealtimeServer> {
+  checkServerOptions(options);
   const { config, warnings, production } = resolveConfig(options.config, { NODE_ENV: process.env.NODE_ENV });
   const logger = options.logger ?? (await createLogger(config));
   for (const w of warnings) logger.warn({ component: "config" }, w);
@@ -121,7 +123,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     },
   });
   const allowed = originAllowList(config.allowedOrigins);
+  const passed = ioPassThrough(options.io);
   const ioOptions: Partial<ServerOptions> = {
+    serveClient: false,
+    ...passed,
     path: config.path,
     transports: config.transports,
     pingInterval: config.pingIntervalMs,
@@ -129,8 +134,11 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     maxHttpBufferSize: config.maxPayloadBytes,
     connectTimeout: config.connectTimeoutMs,
     // One message, one cap: binary attachments count with their header; a partial message is dropped after pingTimeoutMs.
-    parser: boundedParser(defaultParser, config.maxPayloadBytes, config.pingTimeoutMs),
-    serveClient: false,
+    parser: boundedParser(
+      (passed.parser as typeof defaultParser | undefined) ?? defaultParser,
+      config.maxPayloadBytes,
+      config.pingTimeoutMs,
+    ),
     // Refused before a session (and a namespace) exists: counted under the namespace "(handshake)".
     allowRequest: allowRequest(
       allowed,
@@ -142,7 +150,9 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   // enabled: false builds everything but attaches no endpoint to the HTTP server.
   if (recovery) Object.assign(ioOptions, recovery.ioOptions);
   const io = config.enabled ? new Server(httpServer, ioOptions) : new Server(ioOptions);
-  if (backends.adapter) io.adapter(backends.adapter as never);
+  const create = config.scale.mode === "cluster" ? config.scale.adapter?.create : undefined;
+  if (create) io.adapter((create as (server: Server) => unknown)(io) as never);
+  else if (backends.adapter) io.adapter(backends.adapter as never);
 
   const outages = new Outages(logger);
   const drain = new Drain(config, logger);
@@ -177,7 +187,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
   const commands = new ClusterCommands(
     io,
-    backends.adapter !== undefined,
+    config.scale.mode === "cluster",
     {
       revalidate: (filter) => revalidateLocal(connections.records.values(), filter, outages),
     },
@@ -195,6 +205,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     logger,
     async listen(port = 0, host?: string) {
       const fresh = !httpServer.listening;
+      // Ready before admitting: in cluster mode the adapter's clients may still be connecting.
+      if (fresh) await untilHealthy(backends, config.scale.commandTimeoutMs);
       const bound = await listen(httpServer, port, host);
       if (fresh)
         logger.info({ port: bound, path: config.path, mode: config.scale.mode }, `realtime server listening on :${bound}${config.path}`);

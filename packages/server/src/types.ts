@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import type { AnyWssRoute, LolyLogger, RealtimeConfig, RealtimeConfigInput, RealtimeStateStore } from "@loly-rt/core";
 import type { Registry } from "prom-client";
-import type { Server } from "socket.io";
+import type { Server, ServerOptions } from "socket.io";
 
 /** Options of {@link createRealtimeServer}. */
 export interface RealtimeServerOptions {
@@ -17,6 +17,14 @@ export interface RealtimeServerOptions {
   stateStore?: RealtimeStateStore;
   /** Your own pino (or pino-shaped) logger. */
   logger?: LolyLogger;
+  /**
+   * Options passed to Socket.IO's `Server` (`parser`, `wsEngine`, `perMessageDeflate`,
+   * `httpCompression`, `cleanupEmptyChildNamespaces`, ...). Those Loly sets itself (`path`,
+   * `transports`, `pingInterval`, `pingTimeout`, `maxHttpBufferSize`, `cors`, `allowRequest`,
+   * `adapter`, `connectionStateRecovery`, `connectTimeout`) fail start-up with
+   * `INVALID_CONFIG` naming the Loly setting to use. A custom `parser` keeps Loly's size cap.
+   */
+  io?: Partial<ServerOptions>;
 }
 
 /** A running realtime server. */

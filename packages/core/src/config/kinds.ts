@@ -100,6 +100,15 @@ export function redisUrl(description: string) {
   return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "redis:// or rediss:// URL" }));
 }
 
+/** A function without a default (code, not data: set in code, never from JSON or the environment). */
+export function optionalFunction<TFunction extends (...args: never[]) => unknown>(description: string) {
+  return v.pipe(
+    v.optional(v.custom<TFunction>((value) => typeof value === "function", "a function")),
+    v.description(description),
+    v.metadata({ type: "function" }),
+  );
+}
+
 /** A TCP port without a default (absent: the feature that uses it is off); 0 takes any free port. */
 export function optionalPort(description: string) {
   const expected = "an integer between 0 and 65535";

@@ -19,6 +19,7 @@ import {
   optionalPort,
   origins,
   rateLimitNumber,
+  optionalFunction,
   redisUrl,
   trustedProxies,
 } from "./kinds.js";
@@ -74,10 +75,16 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     mode: oneOf(["single", "cluster"], "single", '"cluster" runs several instances over Redis and needs `scale.adapter`.'),
     /** Cross-instance fan-out. Required in cluster mode. */
     adapter: optionalGroup("Cross-instance fan-out. Required in cluster mode.", {
-      /** The adapter kind (only Redis). @default "redis" */
-      type: oneOf(["redis"], "redis", "The adapter kind (only Redis)."),
-      /** Redis URL of the adapter. Falls back to `REDIS_URL`. */
-      url: redisUrl("Redis URL of the adapter. Falls back to `REDIS_URL`."),
+      /** `redis`: Loly's Redis adapter; `custom`: the adapter `create` returns. @default "redis" */
+      type: oneOf(["redis", "custom"], "redis", "`redis`: Loly's Redis adapter; `custom`: the adapter `create` returns."),
+      /** Redis URL of the adapter (type redis). Falls back to `REDIS_URL`. */
+      url: redisUrl("Redis URL of the adapter (type redis). Falls back to `REDIS_URL`."),
+      /**
+       * Type custom: `(io) => adapter`, called once with the Socket.IO server; returns what `io.adapter()` takes (e.g. `createAdapter(pub, sub)` of `@socket.io/redis-streams-adapter`). Presence, counts and limits still use Redis (`scale.stateStore.url` or `REDIS_URL`).
+       */
+      create: optionalFunction<(io: never) => unknown>(
+        "Type custom: `(io) => adapter`, called once with the Socket.IO server; returns what `io.adapter()` takes (e.g. `createAdapter(pub, sub)` of `@socket.io/redis-streams-adapter`). Presence, counts and limits still use Redis (`scale.stateStore.url` or `REDIS_URL`).",
+      ),
     }),
     /** The store behind `ctx.state`; its prefix names every key the cluster writes. */
     stateStore: group("The store behind `ctx.state`; its prefix names every key the cluster writes.", {

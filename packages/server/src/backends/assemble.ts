@@ -128,23 +128,27 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
     const adapterLog = backgroundErrors("adapter", logger, metrics);
     // A broadcast Redis could not take within the command timeout is dropped and counted, never delivered late.
     const dropped = { publish: metrics.broadcastsDropped.labels("publish"), stale: metrics.broadcastsDropped.labels("stale") };
-    const adapter = createRedisAdapter({
-      url: config.scale.adapter?.url ?? url,
-      key: `${prefix}socket.io`,
-      staleAfterMs: config.scale.commandTimeoutMs,
-      onError: adapterLog.report,
-      onRecover: adapterLog.ok,
-      onDrop: (reason) => dropped[reason].inc(),
-      recovery: o.restores ? recoveryOptions(config, o.restores) : undefined,
-    });
+    const custom = config.scale.adapter?.type === "custom";
+    const adapter = custom
+      ? undefined
+      : createRedisAdapter({
+          url: config.scale.adapter?.url ?? url,
+          key: `${prefix}socket.io`,
+          staleAfterMs: config.scale.commandTimeoutMs,
+          onError: adapterLog.report,
+          onRecover: adapterLog.ok,
+          onDrop: (reason) => dropped[reason].inc(),
+          recovery: o.restores ? recoveryOptions(config, o.restores) : undefined,
+        });
     return {
       state,
       presence,
       counter,
       sharedLimiter,
-      adapter: adapter.adapter,
-      ...(adapter.recovery ? { recoveryStore: clusterStore(adapter.recovery.log, adapter.recovery.sessions) } : {}),
-      health: () => {
+      adapter: adapter?.adapter,
+      ...(adapter?.recovery ? { recoveryStore: clusterStore(adapter.recovery.log, adapter.recovery.sessions) } : {}),
+      health: (): { ok: boolean; details: Record<string, string> } => {
+        if (!adapter) return { ok: redis.status === "ready", details: { command: redis.status } };
         const a = adapter.health();
         return { ok: redis.status === "ready" && a.ok, details: { command: redis.status, pub: a.pub, sub: a.sub } };
       },
@@ -153,7 +157,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
         await counter.close().catch(() => undefined);
         await sharedLimiter.close?.();
         if (owned) await state.close?.();
-        await adapter.close().catch(() => undefined);
+        await adapter?.close().catch(() => undefined);
         await closeRedisClient(redis);
       },
     };

@@ -223,7 +223,7 @@ describe("validation rules", () => {
     [
       "scale.adapter.type",
       { scale: { adapter: { type: "nats", url: "redis://h" } } },
-      '- scale.adapter.type: expected one of "redis", got "nats"',
+      '- scale.adapter.type: expected one of "redis" | "custom", got "nats"',
     ],
     [
       "scale.adapter.url scheme",

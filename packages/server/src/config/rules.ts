@@ -38,7 +38,20 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
     out.other(path, `REDIS_URL is ${formatValue(envRedisUrl)}: expected ${REDIS_URL_EXPECTED}`);
   };
 
-  if (scale.adapter && !out.bad.has("scale.adapter") && scale.adapter.url === undefined && !out.bad.has("scale.adapter.url")) {
+  const custom = scale.adapter?.type === "custom";
+  if (scale.adapter && !out.bad.has("scale.adapter") && !out.bad.has("scale.adapter.type")) {
+    if (custom && scale.adapter.create === undefined && !out.bad.has("scale.adapter.create"))
+      out.other("scale.adapter.create", 'required for type "custom": (io) => the adapter to pass to io.adapter()');
+    if (!custom && scale.adapter.create !== undefined)
+      out.other("scale.adapter.create", 'only for type "custom": set scale.adapter.type: "custom" to use your own adapter');
+  }
+  if (custom && cluster && scale.stateStore.url === undefined && scale.adapter?.url === undefined && !envRedisUrl) {
+    out.other(
+      "scale.stateStore.url",
+      "required in cluster mode with a custom adapter (presence, connection counts and ip/user limits use Redis): set it or REDIS_URL",
+    );
+  }
+  if (scale.adapter && !custom && !out.bad.has("scale.adapter") && scale.adapter.url === undefined && !out.bad.has("scale.adapter.url")) {
     if (envRedisUrl === undefined || envRedisUrl === "") {
       if (cluster) {
         out.other(

@@ -1,3 +1,4 @@
+import { LolyError } from "@loly-rt/core";
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -17,4 +18,26 @@ export function listen(httpServer: HttpServer, port: number, host: string | unde
     if (host) httpServer.listen(port, host, bound);
     else httpServer.listen(port, bound);
   });
+}
+
+/**
+ * Resolves once `backends.health()` is ok (at once when it is: always on one instance without
+ * Redis), checking every 10 ms; rejects with `UNAVAILABLE` naming what is not ready after
+ * `timeoutMs`.
+ */
+export async function untilHealthy(
+  backends: { health(): { ok: boolean; details: Record<string, string> } },
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let h = backends.health(); !h.ok; h = backends.health()) {
+    if (Date.now() >= deadline) {
+      const waiting = Object.entries(h.details)
+        .filter(([, status]) => status !== "ready")
+        .map(([client, status]) => `${client} ${status}`)
+        .join(", ");
+      throw new LolyError("UNAVAILABLE", `not ready after ${timeoutMs} ms (scale.commandTimeoutMs): Redis clients ${waiting}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

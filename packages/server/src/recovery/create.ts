@@ -19,6 +19,13 @@ export function createRecovery(
 ): { recovery: Recovery; ioOptions: Partial<ServerOptions> } | undefined {
   const { enabled, windowMs, maxEvents } = config.recovery;
   if (!enabled) return undefined;
+  if (config.scale.mode === "cluster" && config.scale.adapter?.type === "custom") {
+    logger.warn(
+      { component: "recovery" },
+      'recovery: off with a custom adapter (scale.adapter.type "custom"): cluster recovery needs the Redis adapter, which logs the broadcasts',
+    );
+    return undefined;
+  }
   const recovery = new Recovery(windowMs, logger);
   const ioOptions: Partial<ServerOptions> = {
     connectionStateRecovery: { maxDisconnectionDuration: windowMs, skipMiddlewares: false },
