@@ -53,7 +53,7 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
         });
         throw new LolyError("UNAVAILABLE", "auth did not answer in time", undefined, { cause: err });
       }
-      logger.info({ namespace: socket.nsp.name, socketId: socket.id, err: { message: errorMessage(err) } }, "auth refused the connection");
+      logger.info({ namespace: socket.nsp.name, socketId: socket.id, ...authRefusal(err) }, "auth refused the connection");
       throw new LolyError("UNAUTHORIZED", "auth refused the connection", undefined, { cause: err });
     }
   }
@@ -85,4 +85,23 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
     }
   }
   return rec;
+}
+
+/**
+ * What the log says of a value the `auth` hook threw: its `code` (when it has a string one)
+ * and `reason` (its message), and as `err` an Error that is not a LolyError (pino's err
+ * serializer gives its type and stack; it would log a plain object as `{"type":"Object"}`).
+ */
+function authRefusal(err: unknown): { code?: string; reason: string; err?: Error } {
+  if (LolyError.is(err)) return { code: err.code, reason: err.message };
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "string" ? { code, reason: err.message, err } : { reason: err.message, err };
+  }
+  if (typeof err === "object" && err !== null) {
+    const { code, message } = err as { code?: unknown; message?: unknown };
+    const reason = typeof message === "string" ? message : "a thrown object without a message";
+    return typeof code === "string" ? { code, reason } : { reason };
+  }
+  return { reason: errorMessage(err) };
 }

@@ -10,7 +10,7 @@ import { compileRoute } from "../routes/compile.js";
 import { globalBucketFor, handlePacket } from "./handle.js";
 import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
-import { memoryLogger } from "../test-helpers.js";
+import { memoryLogger, nextError, startServer } from "../test-helpers.js";
 
 /** The pipeline alone, on a stand-in socket: what it emits and acks is recorded. */
 function harness(
@@ -108,5 +108,84 @@ describe("the event pipeline on its own", () => {
     const answer = (await h.send("e", { n: "x" })) as { error: { code: string } };
     expect(answer.error.code).toBe("BAD_PAYLOAD");
     expect(ran).toBe(0);
+  });
+
+  it("refuses an event sent with more than one payload argument with BAD_PAYLOAD (never drops the extra ones)", () => {
+    let ran = 0;
+    const h = harness(
+      defineWssRoute({
+        events: {
+          e: () => {
+            ran++;
+            return "ran";
+          },
+        },
+      }),
+    );
+    const answers: unknown[] = [];
+    const ack = (r: unknown): number => answers.push(r);
+    const refused = {
+      ok: false,
+      error: {
+        code: "BAD_PAYLOAD",
+        message: "events take one payload",
+        details: { issues: [{ path: "", message: expect.stringContaining("got 2 payload arguments") }] },
+      },
+    };
+    h.packet(["e", { a: 1 }, { b: 2 }, ack]);
+    expect(answers).toEqual([refused]);
+    expect(h.emitted).toEqual([["__loly:error", { ...refused.error, event: "e", requestId: expect.any(String) }]]);
+    // Without an ack: __loly:error alone.
+    h.packet(["e", 1, 2, 3]);
+    expect(h.emitted[1]?.[1]).toMatchObject({
+      code: "BAD_PAYLOAD",
+      message: "events take one payload",
+      event: "e",
+      details: { issues: [{ path: "", message: expect.stringContaining("got 3 payload arguments") }] },
+    });
+    expect(ran).toBe(0);
+    // Zero or one payload argument, with or without an ack, still runs.
+    h.packet(["e"]);
+    h.packet(["e", 1]);
+    h.packet(["e", ack]);
+    h.packet(["e", 1, ack]);
+    expect(ran).toBe(4);
+    expect(answers.slice(1)).toEqual([
+      { ok: true, data: "ran" },
+      { ok: true, data: "ran" },
+    ]);
+    expect(h.emitted).toHaveLength(2);
+  });
+
+  it("refuses extra payload arguments after a shared (async) global bucket too", async () => {
+    const h = harness(defineWssRoute({ events: { e: () => "ran" } }), createMemoryRateLimitBackend(), "ip");
+    const answer = await new Promise((resolve) => h.packet(["e", "a", "b", resolve]));
+    expect(answer).toMatchObject({ ok: false, error: { code: "BAD_PAYLOAD", message: "events take one payload" } });
+  });
+
+  it("a stock socket.io client: emit(ev, a, b, ack) is answered BAD_PAYLOAD, emit(ev, a, b) gets __loly:error", async () => {
+    let ran = 0;
+    const t = await startServer({
+      "/t": defineWssRoute({
+        events: {
+          e: (ctx) => {
+            ran++;
+            return ctx.data;
+          },
+        },
+      }),
+    });
+    try {
+      const s = await t.connected("/t");
+      const answer = await s.timeout(5000).emitWithAck("e", { a: 1 }, { b: 2 });
+      expect(answer).toMatchObject({ ok: false, error: { code: "BAD_PAYLOAD", message: "events take one payload" } });
+      const err = nextError(s);
+      s.emit("e", 1, 2);
+      expect(await err).toMatchObject({ code: "BAD_PAYLOAD", message: "events take one payload", event: "e" });
+      expect(ran).toBe(0);
+      expect(await s.timeout(5000).emitWithAck("e", { a: 1 })).toEqual({ ok: true, data: { a: 1 } });
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -16,11 +16,13 @@ import { fail, pipelineFailed, refuse, refuseRate, whenSettled, type Ack } from 
  * pipeline stands at: bucket decisions and the handler's start use it.
  *
  * Order: global bucket (a flood guard: it also covers unknown events and invalid payloads),
- * requireAuth, schema, guard, the event's own bucket, handler, ack.
+ * requireAuth, one payload argument at most, schema, guard, the event's own bucket, handler, ack.
  */
 
 /** The name of an EVENT packet that carries none. */
 const NO_NAME = "";
+/** The refusal of an event sent with more than one payload argument (SPEC 11: never dropped silently). */
+const ONE_PAYLOAD = "events take one payload";
 
 /** A new per-socket global bucket, when the global scope is per socket. */
 export function globalBucketFor(route: CompiledRoute): TokenBucket | null {
@@ -38,7 +40,9 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   const last = args[args.length - 1];
   const ack = typeof last === "function" ? (last as (r: unknown) => void) : undefined;
   const name = args[0];
-  const payload = args.length > (ack ? 2 : 1) ? args[1] : undefined;
+  // `[event, ...payloads, ack?]`: how many payload arguments came (more than one is refused later).
+  const argc = args.length - (ack ? 2 : 1);
+  const payload = argc > 0 ? args[1] : undefined;
   // An EVENT packet without a name (`42/chat,`) is not an unknown event called "undefined".
   const eventName = typeof name === "string" ? name : name === undefined || name === ack ? NO_NAME : String(name);
 
@@ -66,18 +70,18 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
         d,
         (r) =>
           r.allowed
-            ? routeEvent(rec, eventName, payload, ack, performance.now())
+            ? routeEvent(rec, eventName, payload, argc, ack, performance.now())
             : refuseRate(rec, null, eventName, ack, "global", scope, r.retryAfterMs),
         (err) => pipelineFailed(rec, err, ack),
       );
     }
     if (!d.allowed) return refuseRate(rec, null, eventName, ack, "global", scope, d.retryAfterMs);
   }
-  routeEvent(rec, eventName, payload, ack, now);
+  routeEvent(rec, eventName, payload, argc, ack, now);
 }
 
-/** Finds the event, checks `requireAuth`, validates the payload. */
-function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, ack: Ack, now: number): void {
+/** Finds the event, checks `requireAuth`, checks there is one payload argument at most and validates it. */
+function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, argc: number, ack: Ack, now: number): void {
   const ev = rec.route.events.get(eventName);
   if (ev === undefined) {
     if (eventName === NO_NAME) return refuse(rec, null, eventName, ack, "BAD_PAYLOAD", "An event needs a name");
@@ -87,6 +91,7 @@ function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, ack:
     ev.tally.refused++;
     return refuse(rec, null, eventName, ack, "UNAUTHORIZED", "Sign in to use this event");
   }
+  if (argc > 1) return tooManyPayloads(rec, ev, argc, ack);
   if (ev.validate !== null) {
     const r = ev.validate(payload);
     if (isThenable<ValidationResult>(r)) {
@@ -101,6 +106,13 @@ function routeEvent(rec: SocketRecord, eventName: string, payload: unknown, ack:
     return validated(rec, ev, r, ack, now);
   }
   guard(rec, ev, new EventContext(rec, ev.name, payload), ack, now);
+}
+
+/** `emit("ev", a, b)`: refused, never handled with `b` dropped (socket.io would hand a listener both). */
+function tooManyPayloads(rec: SocketRecord, ev: CompiledEvent, argc: number, ack: Ack): void {
+  ev.tally.refused++;
+  const message = `got ${argc} payload arguments; send one value (an object or an array to carry several)`;
+  refuse(rec, null, ev.name, ack, "BAD_PAYLOAD", ONE_PAYLOAD, { issues: [{ path: "", message }] });
 }
 
 function validated(rec: SocketRecord, ev: CompiledEvent, r: ValidationResult, ack: Ack, now: number): void {

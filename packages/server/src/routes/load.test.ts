@@ -143,6 +143,53 @@ describe("loadRoutesDir: valid routes", () => {
   });
 });
 
+describe("loadRoutesDir: a named `events` export", () => {
+  /** A routes directory whose TypeScript files resolve @loly-rt/core through the workspace's tsconfig. */
+  const withCore = (files: Record<string, string>): Promise<string> =>
+    tempRoutes({
+      "tsconfig.json": JSON.stringify({ extends: fileURLToPath(new URL("../../../../tsconfig.json", import.meta.url)) }),
+      ...files,
+    });
+  const core = 'import { defineWssRoute } from "@loly-rt/core";\n';
+
+  // The temporary folder has no package.json: its .ts files load as CommonJS, the .mts one as an ES module.
+  it("loads next to a route when it is the route's own events, or unrelated (a list of names, an object, a number)", async () => {
+    const dir = await withCore({
+      "own/events.ts": `${core}const route = defineWssRoute({ events: { ping: () => "own" } });\nexport const events = route.events;\nexport default route;\n`,
+      "own-esm/events.mts": `${core}const route = defineWssRoute({ events: { ping: () => "own-esm" } });\nexport const events = route.events;\nexport default route;\n`,
+      "names/events.ts": `${core}export const events = ["created", "deleted"] as const;\nexport default defineWssRoute({ events: { ping: () => "names" } });\n`,
+      "object/events.ts": `${core}export const events = { created: 1 };\nexport default defineWssRoute({ events: { ping: () => "object" } });\n`,
+      "plain/events.mjs": 'export const events = 3;\nexport default { events: { ping: () => "plain" } };\n',
+      "cjs/events.cts":
+        'const { defineWssRoute } = require("@loly-rt/core");\nmodule.exports = { default: defineWssRoute({ events: { ping: () => "cjs" } }), events: ["created"] };\n',
+    });
+    const routes = await loadRoutesDir(dir);
+    expect(routes.map((r) => [r.namespace, run(r.route, "ping")])).toEqual([
+      ["/cjs", "cjs"],
+      ["/names", "names"],
+      ["/object", "object"],
+      ["/own", "own"],
+      ["/own-esm", "own-esm"],
+      ["/plain", "plain"],
+    ]);
+  });
+
+  it("is the legacy format when it is a legacy list (even an empty one) next to a route, or when no route is the default export", async () => {
+    const cases = {
+      "list-next-to-route/events.ts": `${core}export const events = [{ name: "ping", handler: () => "pong" }];\nexport default defineWssRoute({ events: { ping: () => "new" } });\n`,
+      "empty-next-to-route/events.mjs": 'export const events = [];\nexport default { events: { ping: () => "new" } };\n',
+      "names-without-default/events.mjs": 'export const events = ["created"];\n',
+      "object-next-to-no-route/events.mjs": "export const events = { ping: () => 'pong' };\nexport default 42;\n",
+    };
+    for (const [path, source] of Object.entries(cases)) {
+      const dir = await withCore({ [path]: source });
+      const error = await failureOf(dir);
+      expect(error.message.startsWith("BREAKING CHANGE: `export const events = []` is no longer supported."), path).toBe(true);
+      expect(error.message, path).toContain(join(dir, path));
+    }
+  });
+});
+
 describe("loadRoutesDir: start-up errors", () => {
   it("legacy `export const events = []` (with a default export)", async () => {
     const error = await failureOf(fixture("legacy"));
