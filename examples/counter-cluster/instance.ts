@@ -3,6 +3,8 @@
  * store for the counter and presence). start.ts runs two of these; run it alone with
  *
  *   PORT=3001 INSTANCE_NAME=A tsx instance.ts
+ *
+ * It listens on 127.0.0.1 (HOST to change it).
  */
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
@@ -55,9 +57,12 @@ const rt = await createRealtimeServer({
     logging: { level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" },
   },
 });
-const port = await rt.listen(Number(process.env.PORT ?? 3001));
+// Loopback only unless HOST says otherwise (HOST=0.0.0.0 to reach it from other machines).
+const host = process.env.HOST || "127.0.0.1";
+const port = await rt.listen(Number(process.env.PORT ?? 3001), host);
+const shownHost = host === "0.0.0.0" || host === "::" ? "localhost" : host.includes(":") ? `[${host}]` : host;
 // start.ts reads this line.
-console.log(`instance ${name} pid ${process.pid} ready at http://localhost:${port}`);
+console.log(`instance ${name} pid ${process.pid} ready at http://${shownHost}:${port}`);
 
 let stopping = false;
 async function stop(): Promise<void> {

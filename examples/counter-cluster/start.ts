@@ -3,7 +3,8 @@
  *
  *   REDIS_URL=redis://127.0.0.1:6379 PORT_A=3001 PORT_B=3002 tsx start.ts
  *
- * Ctrl-C stops both. Redis keys live under COUNTER_PREFIX (default "counter-demo:").
+ * Ctrl-C stops both. Redis keys live under COUNTER_PREFIX (default "counter-demo:"). The
+ * instances listen on 127.0.0.1 (HOST=0.0.0.0 to reach them from other machines).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { connect } from "node:net";

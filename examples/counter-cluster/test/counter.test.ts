@@ -4,6 +4,8 @@
  * one counter and read one presence list; stopping start.ts leaves no process behind.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { connect as tcpConnect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { fileURLToPath } from "node:url";
 import { lolySocket, type LolySocket } from "@loly-rt/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -48,6 +50,7 @@ function startCluster(): Promise<[string, string]> {
       COUNTER_PREFIX: prefix,
       PORT_A: "0",
       PORT_B: "0",
+      HOST: "", // the default: loopback only
       LOG_LEVEL: "warn",
       TSX_TSCONFIG_PATH: `${exampleDir}tsconfig.json`,
     },
@@ -104,10 +107,28 @@ describe("examples/counter-cluster", () => {
     await deleteKeys(prefix);
   });
 
-  it("starts two instances in two processes on two ports", () => {
+  it("starts two instances in two processes on two ports, listening on 127.0.0.1 by default", () => {
     expect(instancePids).toHaveLength(2);
     expect(instancePids[0]).not.toBe(instancePids[1]);
     expect(urls[0]).not.toBe(urls[1]);
+    for (const url of urls) expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it("cannot be reached through another interface of the machine", async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === "IPv4" && !a.internal)?.address;
+    if (external === undefined) return; // no other interface here
+    const reach = (port: number): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = tcpConnect(port, external);
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve("connected");
+        });
+        socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? "error"));
+      });
+    for (const url of urls) expect(await reach(Number(new URL(url).port))).toBe("ECONNREFUSED");
   });
 
   it("keeps one counter and one presence list across both instances", async () => {

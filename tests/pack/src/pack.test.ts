@@ -9,17 +9,14 @@
  * and from CJS, bundler), bundles the client for a browser, and runs the store conformance suite
  * of `@loly-rt/core/testing` with the app's own vitest.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { publint } from "publint";
 import { formatMessage } from "publint/utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deleteKeys, redisUrl, testPrefix } from "../../setup/redis.js";
-
-const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+import { ROOT, buildAndPack, describeRun, expectSuccess, killChildren, outsideEnv, run, type Packed, type RunResult } from "./packing.js";
 
 /** Every public entry point, with the package directory it lives in. */
 const PACKAGES = ["core", "state-memory", "state-redis", "ratelimit", "presence", "adapter-redis", "server", "client"];
@@ -37,89 +34,6 @@ const KEY_EXPORTS: Record<string, string> = {
   "@loly-rt/server": "createRealtimeServer",
   "@loly-rt/client": "lolySocket",
 };
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-const children = new Set<ChildProcess>();
-
-/** Runs a command in its own process group; kills the group after `timeoutMs`. */
-function run(cmd: string, args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs: number }): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup(child);
-    }, opts.timeoutMs);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      children.delete(child);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, "SIGKILL");
-  } catch {
-    // already gone
-  }
-}
-
-function describeRun(what: string, r: RunResult): string {
-  const how = r.timedOut ? "timed out" : `exited with ${r.code ?? r.signal}`;
-  return `${what} ${how}\n--- stdout\n${r.stdout.slice(-4000)}\n--- stderr\n${r.stderr.slice(-4000)}`;
-}
-
-function expectSuccess(what: string, r: RunResult): void {
-  expect(r.code === 0 && !r.timedOut, describeRun(what, r)).toBe(true);
-}
-
-/**
- * The environment for tools run outside the workspace: without what pnpm, npm scripts and
- * vitest put there for the workspace (an inherited `npm_config_local_prefix` would make npm
- * install into the workspace root, a `VITEST` variable would confuse the app's own vitest).
- */
-function outsideEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  const inherited =
-    /^(npm_package_|npm_lifecycle_|npm_command$|npm_execpath$|npm_node_execpath$|npm_config_local_prefix$|npm_config_user_agent$|npm_config_verify_deps_before_run$|pnpm_|init_cwd$|vitest|tsx_|node_options$|node_env$|test$|force_color$)/i;
-  for (const [key, value] of Object.entries(process.env)) if (!inherited.test(key)) env[key] = value;
-  return { ...env, NO_COLOR: "1", ...extra };
-}
-
-/** A `pnpm` on PATH for turbo (which spawns it) and for packing: the running one, else npx. */
-async function pnpmShim(dir: string): Promise<string> {
-  const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { packageManager?: string };
-  const execPath = process.env.npm_execpath;
-  const command =
-    execPath && /pnpm/.test(basename(execPath))
-      ? `exec "${process.execPath}" "${execPath}" "$@"`
-      : `exec npx -y ${rootPkg.packageManager ?? "pnpm@10"} "$@"`;
-  await mkdir(dir, { recursive: true });
-  const shim = join(dir, "pnpm");
-  await writeFile(shim, `#!/bin/sh\n${command}\n`);
-  await chmod(shim, 0o755);
-  return dir;
-}
 
 /** The smoke run, shared by the ES module and the CommonJS script (each adds its imports). */
 const SMOKE_BODY = `
@@ -293,11 +207,6 @@ const tsconfig = (compilerOptions: Record<string, unknown>, files: string[]): st
     2,
   );
 
-interface Packed {
-  name: string;
-  filename: string;
-}
-
 interface SmokeRound {
   add: unknown;
   errors: string[];
@@ -327,30 +236,8 @@ describe("the packed packages", () => {
 
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), "loly-pack-"));
-    const bin = await pnpmShim(join(tmp, "bin"));
-    const workspaceEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      PATH: `${bin}:${process.env.PATH ?? ""}`,
-      TURBO_TELEMETRY_DISABLED: "1",
-      DO_NOT_TRACK: "1",
-    };
-
     // A clean clone has no dist/: build what is packed (turbo replays unchanged packages from its cache).
-    const build = await run(join(ROOT, "node_modules/.bin/turbo"), ["run", "build", "--filter=./packages/*", "--output-logs=errors-only"], {
-      cwd: ROOT,
-      env: workspaceEnv,
-      timeoutMs: 180_000,
-    });
-    expectSuccess("turbo run build", build);
-
-    const tarballs = join(tmp, "tarballs");
-    const pack = await run(join(bin, "pnpm"), ["-r", "--filter=./packages/*", "pack", "--pack-destination", tarballs, "--json"], {
-      cwd: ROOT,
-      env: workspaceEnv,
-      timeoutMs: 60_000,
-    });
-    expectSuccess("pnpm pack", pack);
-    packed = (JSON.parse(pack.stdout) as Packed[]).map(({ name, filename }) => ({ name, filename }));
+    ({ packed } = await buildAndPack(tmp));
 
     // The app: the tarballs, the peers a user installs, and the workspace's versions of them.
     const rootPkg = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> };
@@ -412,7 +299,7 @@ describe("the packed packages", () => {
   }, 300_000);
 
   afterAll(async () => {
-    for (const child of children) killGroup(child);
+    killChildren();
     await deleteKeys(prefix);
     if (tmp) await rm(tmp, { recursive: true, force: true });
   });
