@@ -772,7 +772,15 @@ async function sigterm(server, timeoutMs) {
   server.proc.child.kill("SIGTERM");
   const closed = await server.proc.next("closed", timeoutMs).catch(() => null);
   const exit = await exited;
-  return { name: server.name, sigtermAt: closed?.sigtermAt ?? sentAt, closedAt: closed?.closedAt ?? null, exitAt: Date.now(), exit };
+  return {
+    name: server.name,
+    sigtermAt: closed?.sigtermAt ?? sentAt,
+    closedAt: closed?.closedAt ?? null,
+    exitAt: Date.now(),
+    exit,
+    lagMs: closed?.lagMs ?? null,
+    dropped: closed?.dropped ?? NaN,
+  };
 }
 
 /** Asks the load generator until all `n` clients are connected; resolves when they are (wall clock, ms). */
@@ -947,6 +955,9 @@ function summarizeRolling(result, executed, stops, drainMs) {
       firstLostMs: first - s.sigtermAt,
       spreadMs: last - first,
       allBackMs: s.allBackAt - s.sigtermAt,
+      lagP99Ms: s.lagMs?.p99 ?? NaN,
+      lagMaxMs: s.lagMs?.max ?? NaN,
+      dropped: s.dropped,
     };
   });
   return out;
@@ -986,7 +997,8 @@ async function rollingScenario(p) {
       for (const s of r.stops)
         notes.push(
           `round ${round + 1}, stop ${s.name}: close() ${fmt(s.closeMs)} ms after SIGTERM, exit ${fmt(s.exitMs)} ms; ` +
-            `${s.disconnected} clients disconnected from ${fmt(s.firstLostMs)} ms, over ${fmt(s.spreadMs)} ms; every client connected again ${fmt(s.allBackMs)} ms after SIGTERM`,
+            `${s.disconnected} clients disconnected from ${fmt(s.firstLostMs)} ms, over ${fmt(s.spreadMs)} ms; every client connected again ${fmt(s.allBackMs)} ms after SIGTERM; ` +
+            `event-loop delay during close() p99 ${fmt(s.lagP99Ms)} ms, max ${fmt(s.lagMaxMs)} ms; ${s.dropped} event packets dropped by closing connections`,
         );
     } catch (err) {
       failures.push(`round ${round + 1}: ${err.message}`);
@@ -1020,6 +1032,8 @@ async function rollingScenario(p) {
     rows.push(row(`stop ${name}: close() after SIGTERM`, "ms", NONE, perStop(i, "closeMs"), null));
     rows.push(row(`stop ${name}: disconnections spread over`, "ms", NONE, perStop(i, "spreadMs"), null));
     rows.push(row(`stop ${name}: every client connected again after SIGTERM`, "ms", NONE, perStop(i, "allBackMs"), null));
+    rows.push(row(`stop ${name}: event-loop delay during close(), max`, "ms", NONE, perStop(i, "lagMaxMs"), null));
+    rows.push(row(`stop ${name}: requests dropped by its closing connections`, "", NONE, perStop(i, "dropped"), null));
   });
   return {
     id: 7,

@@ -10,13 +10,17 @@
  * holds, whatever happens to the process afterwards.
  *
  * On SIGTERM it does what docs/deploying.md tells an application to do: `await rt.close()`
- * (the drain), then exit; before exiting it reports `{ type: "closed", sigtermAt, closedAt }`
- * (wall clock, ms) to the runner.
+ * (the drain), then exit; before exiting it reports to the runner `{ type: "closed", sigtermAt,
+ * closedAt }` (wall clock, ms), the event-loop delay during `close()` (`lagMs`: p50, p99, max)
+ * and `dropped`: event packets that reached a connection after the drain had started closing
+ * it (Engine.IO drops them: never run, never answered; the client's ack fails when the
+ * connection closes).
  *
  * BENCH_OPTS: { redisUrl, prefix, workMs?, graceMs?, drainMs? }
  */
 import { defineWssRoute, type RealtimeConfigInput } from "@loly-rt/core";
 import { createRealtimeServer } from "@loly-rt/server";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { z } from "zod";
 // @ts-expect-error plain JS helper of the runner (no type declarations)
 import { options, report, serveRunner } from "../lib/child.mjs";
@@ -70,11 +74,23 @@ const route = defineWssRoute({
 const rt = await createRealtimeServer({ config, routes: { "/bench": route } });
 serveRunner(() => rt.close());
 
+let dropped = 0;
+rt.io.engine.on("connection", (conn) => {
+  // Seen before Engine.IO's socket looks at its state: a socket no longer "open" drops it.
+  conn.transport.on("packet", (packet: { type: string }) => {
+    if (packet.type === "message" && conn.readyState !== "open") dropped++;
+  });
+});
+
 process.once("SIGTERM", () => {
   const sigtermAt = Date.now();
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
   void rt.close().then(() => {
+    lag.disable();
+    const lagMs = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
     // The runner reads this before the exit; a send in flight is flushed first.
-    process.send?.({ type: "closed", sigtermAt, closedAt: Date.now() }, () => process.exit(0));
+    process.send?.({ type: "closed", sigtermAt, closedAt: Date.now(), lagMs, dropped }, () => process.exit(0));
   });
 });
 
