@@ -175,11 +175,14 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = S
   });
   socket.on("connect_error", (err) => {
     const refused = connectError(err);
-    // Refused at the handshake (a transport error to socket.io, which would retry for ever):
-    // stay disconnected, as after a refusal at CONNECT.
-    if (refused.code !== "CONNECT_FAILED" && err.message !== refused.code) socket.disconnect();
+    // UNAVAILABLE at the handshake is a server that cannot take the connection now (it is
+    // draining for a deploy): socket.io tries again, elsewhere behind a balancer, as after any
+    // failed attempt. Other handshake refusals (a transport error to socket.io, which would
+    // retry for ever) leave it disconnected, as after a refusal at CONNECT.
+    const retried = refused.code === "CONNECT_FAILED" || (refused.code === "UNAVAILABLE" && err.message !== refused.code);
+    if (!retried && err.message !== refused.code) socket.disconnect();
     fail(refused);
-    if (refused.code !== "CONNECT_FAILED") {
+    if (!retried) {
       const refusal: LolyConnectRefusal = {
         code: refused.code as ConnectErrorCode,
         message: refused.message,

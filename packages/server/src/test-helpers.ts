@@ -38,10 +38,12 @@ export async function startServer(
   routes: Record<string, AnyWssRoute>,
   config: RealtimeConfigInput = {},
   extra: Partial<RealtimeServerOptions> = {},
+  /** The port to listen on (0: any free one). */
+  listenPort = 0,
 ): Promise<TestServer> {
   const { logger, logs } = memoryLogger();
   const rt = await createRealtimeServer({ routes, config, logger, ...extra });
-  const port = await rt.listen(0, "127.0.0.1");
+  const port = await rt.listen(listenPort, "127.0.0.1");
   const url = `http://127.0.0.1:${port}`;
   const sockets: ClientSocket[] = [];
   const connect = (namespace: string, opts: Partial<ManagerOptions & SocketOptions> = {}): ClientSocket => {

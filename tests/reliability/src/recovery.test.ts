@@ -4,6 +4,7 @@
  * events sent while the client was away delivered once, in order, before new ones, with its
  * socket id and rooms back; `auth` runs again; past the window the client starts fresh.
  */
+import { createServer as createHttpServer } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { defineWssRoute } from "@loly-rt/core";
 import { lolySocket, type LolySocket } from "@loly-rt/client";
@@ -218,6 +219,50 @@ describe("lolySocket across reconnections", () => {
     await eventuallyTrue(() => chat.state === "disconnected");
     expect(errors).toEqual([{ code: "UNAUTHORIZED", message: "UNAUTHORIZED", event: "connect", refused: true }]);
     await expect(chat.ready()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+});
+
+describe("lolySocket through a drain", () => {
+  it("a handshake refused with UNAVAILABLE by a draining server is retried: the client comes back when a server is up again", {
+    timeout: 20_000,
+  }, async () => {
+    // The application's own HTTP server (as the chat example has): it keeps listening while Loly
+    // drains, so a reconnection reaches the draining server and is refused at the handshake.
+    const httpServer = createHttpServer();
+    const first = await startServer(
+      { "/r": room },
+      { limits: { eventsPerSecond: 10_000, burst: 10_000 }, shutdown: { graceMs: 1000, drainMs: 2000 } },
+      { httpServer },
+    );
+    const port = first.port;
+    // Polling first (a browser's default): the draining server's 403 UNAVAILABLE is readable.
+    const open = (token: string) => {
+      const c = lolySocket("/r", {
+        url: first.url,
+        auth: { token },
+        reconnectionDelay: 50,
+        reconnectionDelayMax: 100,
+        randomizationFactor: 0,
+      });
+      opened.push(c);
+      return c;
+    };
+    const pages = ["erin", "frank", "grace", "heidi"].map(open);
+    await Promise.all(pages.map((p) => p.ready()));
+    const refusals: unknown[] = [];
+    for (const p of pages) p.onError((e) => refusals.push(e));
+    const seen = new Set<string>();
+    for (const p of pages) p.onState((_state, detail) => detail.error && seen.add(detail.error.code));
+    await first.close();
+    await new Promise((resolve) => httpServer.close(resolve));
+    // Those closed first tried the draining server meanwhile, and were told UNAVAILABLE.
+    expect(seen.has("UNAVAILABLE")).toBe(true);
+    await eventuallyTrue(() => pages.every((p) => p.state === "reconnecting"), 2000);
+    const again = await startServer({ "/r": room }, { limits: { eventsPerSecond: 10_000, burst: 10_000 } }, {}, port);
+    servers.push(again);
+    await eventuallyTrue(() => pages.every((p) => p.state === "connected"), 10_000);
+    expect(refusals).toEqual([]);
+    expect([...seen].every((code) => code === "UNAVAILABLE" || code === "CONNECT_FAILED")).toBe(true);
   });
 });
 
