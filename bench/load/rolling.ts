@@ -150,7 +150,7 @@ for (const t of timers) clearInterval(t);
 const deadline = Date.now() + opts.ackTimeoutMs + 1000;
 while (clients.some((c) => c.pending > 0) && Date.now() < deadline) await sleep(50);
 
-report({
+const result = {
   type: "result",
   connectErrors,
   clients: clients.map((c, i) => ({
@@ -164,6 +164,9 @@ report({
     firstConnectErrors: c.firstConnectErrors,
     connected: c.socket.connected,
   })),
+};
+// A big message: exit once it has been handed to the runner, not on a timer.
+process.send?.(result, () => {
+  for (const c of clients) c.socket.close();
+  setTimeout(() => process.exit(0), 100);
 });
-for (const c of clients) c.socket.close();
-setTimeout(() => process.exit(0), 100);
