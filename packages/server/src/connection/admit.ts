@@ -9,6 +9,7 @@ import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
 import { userRoom } from "../socket/rooms.js";
 import { callAuth, userIdOf } from "./auth.js";
+import { fixIdentity } from "./identity.js";
 import type { EngineConn } from "./engine.js";
 import type { Recovery } from "../recovery/restore.js";
 import type { Sessions } from "./sessions.js";
@@ -68,7 +69,7 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
   const restore = deps.recovery?.claim(socket, userId) ?? null;
   if (restore !== null) Object.assign(socket.data, restore.session.data);
   // Identity lives server-side only: read-only on socket.data, nothing the client sends can set it.
-  Object.defineProperty(socket.data, "user", { value: user, enumerable: true, writable: false, configurable: false });
+  fixIdentity(socket, user);
   const rec = new SocketRecord(socket, route, shared, user, userId, ip, params, globalBucketFor(route));
   rec.restore = restore;
   if (userId !== null) {
