@@ -16,7 +16,7 @@ describe("the `auth refused the connection` log line", () => {
   beforeAll(async () => {
     t = await startServer({
       "/a": defineWssRoute({
-        auth: ({ handshake }) => {
+        auth: ({ handshake }): null => {
           throw THROWN[handshake.auth.kind as string]!();
         },
         events: {},
