@@ -87,7 +87,7 @@ describe("a custom parser (socket.io-msgpack-parser), one instance", () => {
     servers.push(srv);
     const alice = srv.connect("/rel", { parser: msgpackParser, auth: { token: "alice" } });
     const bob = srv.connect("/rel", { parser: msgpackParser, auth: { token: "bob" } });
-    await Promise.all([alice, bob].map((c) => new Promise((r) => c.once("connect", r))));
+    await Promise.all([alice, bob].map((c) => new Promise<void>((r) => c.once("connect", () => r()))));
     expect(await request(alice, "echo", { n: 1, nested: [true, null] })).toEqual({ ok: true, data: { n: 1, nested: [true, null] } });
     const bytes = await request(alice, "echo", Buffer.from([0, 1, 2, 255]));
     expect(bytes.ok).toBe(true);
@@ -164,7 +164,7 @@ describe("a custom parser and adapter across two processes", () => {
     await a.call("cut", { id: alice.id });
     await away;
     for (let seq = 2; seq <= 4; seq++) await request(bob, "say", { room: "lobby", seq });
-    await new Promise((r) => (alice.connected ? r(null) : alice.once("connect", r)));
+    await new Promise<void>((r) => (alice.connected ? r() : alice.once("connect", () => r())));
     expect(alice.recovered).toBe(true);
     await sleep(200);
     expect(got).toEqual([1, 2, 3, 4]);
