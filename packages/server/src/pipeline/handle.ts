@@ -45,6 +45,8 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
   const payload = argc > 0 ? args[1] : undefined;
   // An EVENT packet without a name (`42/chat,`) is not an unknown event called "undefined".
   const eventName = typeof name === "string" ? name : name === undefined || name === ack ? NO_NAME : String(name);
+  // The server is closing this connection (a drain): not run, answered at once.
+  if (rec.closing) return refuse(rec, null, eventName, ack, "UNAVAILABLE", "server shutting down: send it again once reconnected");
 
   // One clock reading serves both buckets and the handler's start (sync path).
   const now = performance.now();

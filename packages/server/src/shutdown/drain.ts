@@ -28,12 +28,14 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 const POLL_MS = 20;
 
 /**
- * The drain of `rt.close()` (SPEC section 10), after admission has stopped: events in flight
- * finish and their acks are written (at most `shutdown.graceMs`), then the connections are
+ * The drain of `rt.close()` (SPEC section 10), after admission has stopped: the connections are
  * closed at the transport level, spread evenly over `shutdown.drainMs`, so a stock
  * socket.io-client reconnects by itself (to another instance behind a load balancer) and the
- * clients do not all come back at once. A connection whose sockets still have events in flight
- * at its turn waits for them, until the grace period's end.
+ * clients do not all come back at once. At a connection's turn, events it sends from then on
+ * are refused (`UNAVAILABLE`: not run, answered at once, so the client can send them again
+ * once reconnected) and those already running finish and have their acks written first, for
+ * at most `shutdown.graceMs`: every connection gets the same margin, however busy the others.
+ * Until its turn a connection is served as usual.
  */
 export class Drain {
   private started = false;
@@ -53,31 +55,30 @@ export class Drain {
     this.started = true;
   }
 
-  /** Waits for in-flight events, then closes every session of `targets` over `drainMs`. */
+  /** Closes every session of `targets` over `drainMs`, each once what it has in flight is answered. */
   async run(targets: DrainTargets): Promise<void> {
     this.begin();
     const { graceMs, drainMs } = this.config.shutdown;
-    const graceEnd = performance.now() + graceMs;
-    while (inFlightOf(targets.records()) > 0 && performance.now() < graceEnd) await sleep(POLL_MS);
-    const left = inFlightOf(targets.records());
-    if (left > 0)
-      this.logger.warn(
-        { component: "close", inFlight: left },
-        `close: ${left} event step(s) still in flight after shutdown.graceMs (${graceMs} ms); closing anyway`,
-      );
-
     const sessions = targets.sessions();
     const step = sessions.length > 1 ? drainMs / sessions.length : 0;
     const started = performance.now();
-    const lastCall = Math.max(graceEnd, started) + drainMs;
-    for (let i = 0; i < sessions.length; i++) {
-      const { session, records } = sessions[i] as DrainTarget;
-      const wait = started + i * step - performance.now();
-      if (wait > 0) await sleep(wait);
-      // Events that arrived meanwhile on this connection are answered before it closes.
-      while (inFlightOf(records) > 0 && performance.now() < lastCall) await sleep(POLL_MS);
-      // Not discarded: what is queued for it (acks included) is written first.
-      session.close();
-    }
+    let unfinished = 0;
+    await Promise.all(
+      sessions.map(async ({ session, records }, i) => {
+        const wait = started + i * step - performance.now();
+        if (wait > 0) await sleep(wait);
+        for (const rec of records) rec.closing = true;
+        const graceEnd = performance.now() + graceMs;
+        while (inFlightOf(records) > 0 && performance.now() < graceEnd) await sleep(POLL_MS);
+        unfinished += inFlightOf(records);
+        // Not discarded: what is queued for it (acks included) is written first.
+        session.close();
+      }),
+    );
+    if (unfinished > 0)
+      this.logger.warn(
+        { component: "close", inFlight: unfinished },
+        `close: ${unfinished} event step(s) still in flight after shutdown.graceMs (${graceMs} ms) on their connection; closed anyway`,
+      );
   }
 }

@@ -18,6 +18,8 @@ export class SocketRecord {
   restore: Restore | null = null;
   /** True when the socket recovered its session (`ctx.recovered`). */
   recovered = false;
+  /** True once a drain reached this socket's connection: new events are refused with `UNAVAILABLE`. */
+  closing = false;
   /** Steps of this socket's events waiting on a promise (an async schema, guard, limiter or handler): a drain waits for 0. */
   inFlight = 0;
   /** Global-bucket refusals since the bucket last admitted an event (a flood past `limits.burst` is throttled). */
