@@ -187,9 +187,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
   const commands = new ClusterCommands(
     io,
-    config.scale.mode === "cluster",
+    config,
     {
       revalidate: (filter) => revalidateLocal(connections.records.values(), filter, outages),
+      records: () => connections.records.values(),
     },
     logger,
   );
@@ -212,10 +213,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
         logger.info({ port: bound, path: config.path, mode: config.scale.mode }, `realtime server listening on :${bound}${config.path}`);
       return bound;
     },
-    async disconnectUser(userId: string) {
-      commands.disconnectUser(userId);
-    },
+    instanceId: commands.instanceId,
+    disconnectUser: (userId: string) => commands.disconnectUser(userId),
     revalidate: (filter = {}) => commands.revalidate(filter),
+    fetchSockets: (filter = {}) => commands.fetchSockets(filter),
     health: () => {
       const h = backends.health();
       return drain.draining ? { ok: false, details: { ...h.details, draining: "true" } } : h;
@@ -229,6 +230,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
         if (!options.httpServer && httpServer.listening) httpServer.close();
         await drain.run({ records: () => connections.records.values(), sessions: () => drainTargets(io, connections.records.values()) });
         await connections.pending.drain();
+        commands.close();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         }).catch(() => undefined);

@@ -19,7 +19,7 @@ export async function revalidateLocal(
   filter: RevalidateFilter,
   outages: Outages,
 ): Promise<RevalidateResult> {
-  const result: RevalidateResult = { instances: 1, checked: 0, disconnected: 0, failed: 0 };
+  const result: RevalidateResult = { instances: 1, checked: 0, disconnected: 0, failed: 0, missing: [] };
   const userId = filter.userId === undefined ? undefined : String(filter.userId);
   const targets = [...records].filter(
     (rec) =>
