@@ -1,8 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { LolyError } from "@loly-rt/core";
-import { closeRedisClient, createOutageReporter } from "@loly-rt/core/redis";
+import { closeRedisClient, createOutageReporter, describeTopology } from "@loly-rt/core/redis";
 import type { createAdapter } from "@socket.io/redis-adapter";
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { FreshRedisAdapter } from "./fresh-adapter.js";
 import { createFreshness, type RedisAdapterDropReason } from "./freshness.js";
 import { guarded } from "./guarded.js";
@@ -20,6 +20,10 @@ export interface CreateRedisAdapterOptions {
    * @default process.env.REDIS_URL
    */
   url?: string;
+  /** Instead of `url`: the seed nodes of a Redis Cluster (ioredis `Cluster` clients are created and owned). */
+  cluster?: readonly string[];
+  /** Instead of `url`: a Redis Sentinel group (the clients follow its master). */
+  sentinel?: { readonly sentinels: readonly string[]; readonly name: string };
   /** Your publisher client. It stays yours: `close()` leaves it open. */
   pubClient?: Redis;
   /**
@@ -182,6 +186,21 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
       subClient = options.pubClient.duplicate({ maxRetriesPerRequest: null });
       owned.push(subClient);
     }
+  } else if (options.cluster || options.sentinel) {
+    const topology = options.cluster
+      ? { cluster: options.cluster }
+      : { sentinel: options.sentinel as NonNullable<typeof options.sentinel> };
+    const open = (retries: number | null): Redis => {
+      const t = describeTopology(topology);
+      if (t.kind === "cluster")
+        return new Cluster(t.nodes, {
+          redisOptions: { ...t.redisOptions, ...options.redisOptions, maxRetriesPerRequest: retries },
+        }) as unknown as Redis;
+      return new Redis({ ...(t.kind === "sentinel" ? t.options : {}), ...options.redisOptions, maxRetriesPerRequest: retries });
+    };
+    pubClient = open(1);
+    subClient = open(null);
+    owned.push(pubClient, subClient);
   } else {
     const url = options.url ?? process.env.REDIS_URL;
     if (!url) {

@@ -31,6 +31,22 @@ const sweepScript = luaScript(SWEEP);
 const writeScript = luaScript(WRITE);
 const closeScript = luaScript(CLOSE);
 
+/** Whether the client is an ioredis `Cluster` (Redis Cluster). */
+export function isCluster(redis: RedisClientLike): boolean {
+  return (redis as { isCluster?: unknown }).isCluster === true;
+}
+
+/** The same script, called with one key in front (what routes it on Redis Cluster). */
+const routedScripts = new WeakMap<LuaScript, LuaScript>();
+function routed(s: LuaScript): LuaScript {
+  let r = routedScripts.get(s);
+  if (r === undefined) {
+    r = { ...s, numKeys: 1 };
+    routedScripts.set(s, r);
+  }
+  return r;
+}
+
 /** A default instance id: readable in `redis-cli`, unique across hosts, processes and restarts. */
 export function defaultInstanceId(): string {
   return `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
@@ -83,9 +99,12 @@ export function openRegistry(
   if (!options.redis || typeof options.redis.evalsha !== "function") {
     throw new TypeError(`${what}: \`redis\` must be an ioredis client`);
   }
+  // On Redis Cluster every key of the root shares one hash slot (the scripts read across
+  // instances in one call): the root is a hash tag.
+  const root = isCluster(options.redis) ? `{${prefix}${segment}}:` : `${prefix}${segment}:`;
   return new InstanceRegistry({
     redis: options.redis,
-    root: `${clientKeyPrefix(options.redis)}${prefix}${segment}:`,
+    root: `${clientKeyPrefix(options.redis)}${root}`,
     instanceId,
     ttlMs,
     kind,
@@ -115,6 +134,8 @@ export interface RegistryOptions {
 export class InstanceRegistry {
   readonly redis: RedisClientLike;
   readonly root: string;
+  /** On Redis Cluster: the key each script is routed by. */
+  private readonly routing: string | undefined;
   readonly base: string;
   readonly id: string;
   readonly ttl: string;
@@ -141,6 +162,8 @@ export class InstanceRegistry {
   constructor(options: RegistryOptions) {
     this.redis = options.redis;
     this.root = options.root;
+    // Redis Cluster routes a script by its first key: one under the root (the scripts take ARGV only).
+    if (isCluster(options.redis)) this.routing = `${options.root.slice(clientKeyPrefix(options.redis).length)}instances`;
     this.id = options.instanceId;
     this.base = `${options.root}i:${options.instanceId}`;
     this.ttl = String(Math.ceil(options.ttlMs));
@@ -156,7 +179,7 @@ export class InstanceRegistry {
 
   /** Runs a read-only script. */
   run(s: LuaScript, args: RedisArg[]): Promise<unknown> {
-    return runScript(this.redis, s, args);
+    return this.routing === undefined ? runScript(this.redis, s, args) : runScript(this.redis, routed(s), [this.routing, ...args]);
   }
 
   /**
@@ -164,7 +187,9 @@ export class InstanceRegistry {
    * have landed out of order with the other writes: the next heartbeat re-asserts.
    */
   mutate(s: LuaScript, args: RedisArg[]): Promise<unknown> {
-    return runScript(this.redis, s, args, this.dirtyOnFallback);
+    return this.routing === undefined
+      ? runScript(this.redis, s, args, this.dirtyOnFallback)
+      : runScript(this.redis, routed(s), [this.routing, ...args], this.dirtyOnFallback);
   }
 
   /**

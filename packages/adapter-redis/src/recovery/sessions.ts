@@ -18,7 +18,8 @@ export interface StoredSession {
  * socket (a recovered socket keeps its id: the client tells a recovery by it). The live sessions
  * of one such instance name are one hash (`<root>live:<name>`), renewed by every instance that
  * holds one of them and left to expire a window after the last stops; a session whose socket
- * dropped is a key of its own (`<root>s:<pid>`) for `windowMs`. So the session of any id is
+ * dropped is a key of its own (`<root>s:{<admitter>}<pid>`) for `windowMs`; both carry the admitter
+ * as their hash tag (one Redis Cluster slot per admitting instance). So the session of any id is
  * found from the id alone, in one round trip.
  */
 export class RedisRecoverySessions {
@@ -45,10 +46,23 @@ export class RedisRecoverySessions {
     return `${this.instance}.${randomBytes(12).toString("base64url")}`;
   }
 
+  /**
+   * The hash tag of a session's keys: its admitter, so that its live hash and its dropped key
+   * share a Redis Cluster slot (sessions spread over the slots by admitting instance).
+   */
+  private tagOf(pid: string): string {
+    const dot = pid.indexOf(".");
+    return `{${dot > 0 ? pid.slice(0, dot) : "_"}}`;
+  }
+
   /** The hash of the live session `pid`. */
   private liveKey(pid: string): string {
-    const dot = pid.indexOf(".");
-    return `${this.root}live:${dot > 0 ? pid.slice(0, dot) : ""}`;
+    return `${this.root}live:${this.tagOf(pid)}`;
+  }
+
+  /** The key of the dropped session `pid`. */
+  private droppedKey(pid: string): string {
+    return `${this.root}s:${this.tagOf(pid)}${pid}`;
   }
 
   private renew(): void {
@@ -89,7 +103,7 @@ export class RedisRecoverySessions {
   dropped(session: StoredSession): void {
     this.redis
       .multi()
-      .set(`${this.root}s:${session.pid}`, JSON.stringify(session), "PX", this.windowMs)
+      .set(this.droppedKey(session.pid), JSON.stringify(session), "PX", this.windowMs)
       .hdel(this.untrack(session.pid), session.pid)
       .exec()
       .catch(this.report);
@@ -97,7 +111,7 @@ export class RedisRecoverySessions {
 
   /** The session of `pid` (dropped, or live on an instance that is gone), taken once; `null` when none. */
   async take(pid: string): Promise<StoredSession | null> {
-    const dropped = `${this.root}s:${pid}`;
+    const dropped = this.droppedKey(pid);
     const live = this.liveKey(pid);
     const replies = (await this.redis.multi().get(dropped).hget(live, pid).del(dropped).hdel(live, pid).exec()) as Array<
       [Error | null, unknown]

@@ -109,6 +109,33 @@ export function optionalFunction<TFunction extends (...args: never[]) => unknown
   );
 }
 
+/** Seed nodes of a Redis Cluster: a non-empty list of Redis URLs, without a default. */
+export function redisSeeds(description: string) {
+  const expected = 'a non-empty list of Redis URLs like ["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]';
+  const check = v.pipe(
+    v.custom<string[]>((value) => Array.isArray(value) && value.length > 0 && value.every((url) => isRedisUrl(url)), expected),
+    v.transform((list) => [...list]),
+  );
+  return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "redis:// URL[]" }));
+}
+
+/** A Redis Sentinel group: `{ sentinels: ["redis://host:26379", ...], name }`, without a default. */
+export function sentinelGroup(description: string) {
+  const expected = 'a Sentinel group like { sentinels: ["redis://10.0.0.1:26379"], name: "mymaster" }';
+  const check = v.custom<{ sentinels: string[]; name: string }>(
+    (value) =>
+      isPlainObject(value) &&
+      Object.keys(value).every((k) => k === "sentinels" || k === "name") &&
+      Array.isArray(value.sentinels) &&
+      value.sentinels.length > 0 &&
+      value.sentinels.every((url: unknown) => isRedisUrl(url)) &&
+      typeof value.name === "string" &&
+      value.name !== "",
+    expected,
+  );
+  return v.pipe(v.optional(check), v.description(description), v.metadata({ type: "{ sentinels: redis:// URL[], name }" }));
+}
+
 /** A TCP port without a default (absent: the feature that uses it is off); 0 takes any free port. */
 export function optionalPort(description: string) {
   const expected = "an integer between 0 and 65535";

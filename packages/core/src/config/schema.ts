@@ -20,7 +20,9 @@ import {
   origins,
   rateLimitNumber,
   optionalFunction,
+  redisSeeds,
   redisUrl,
+  sentinelGroup,
   trustedProxies,
 } from "./kinds.js";
 import { DEFAULT_KEY_PREFIX } from "../redis/prefix.js";
@@ -79,6 +81,10 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
       type: oneOf(["redis", "custom"], "redis", "`redis`: Loly's Redis adapter; `custom`: the adapter `create` returns."),
       /** Redis URL of the adapter (type redis). Falls back to `REDIS_URL`. */
       url: redisUrl("Redis URL of the adapter (type redis). Falls back to `REDIS_URL`."),
+      /** Instead of `url`: the seed nodes of a Redis Cluster. */
+      cluster: redisSeeds("Instead of `url`: the seed nodes of a Redis Cluster."),
+      /** Instead of `url`: a Redis Sentinel group (`sentinels`, the master's `name`). */
+      sentinel: sentinelGroup("Instead of `url`: a Redis Sentinel group (`sentinels`, the master's `name`)."),
       /**
        * Type custom: `(io) => adapter`, called once with the Socket.IO server; returns what `io.adapter()` takes (e.g. `createAdapter(pub, sub)` of `@socket.io/redis-streams-adapter`). Presence, counts and limits still use Redis (`scale.stateStore.url` or `REDIS_URL`).
        */
@@ -92,6 +98,10 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
       type: oneOf(["memory", "redis"], "memory", "`memory` keeps everything in this process; `redis` shares it across the cluster."),
       /** Redis URL of the store (type redis). Falls back to `scale.adapter.url`, then `REDIS_URL`. */
       url: redisUrl("Redis URL of the store (type redis). Falls back to `scale.adapter.url`, then `REDIS_URL`."),
+      /** Instead of `url`: the seed nodes of a Redis Cluster. Falls back to `scale.adapter.cluster`. */
+      cluster: redisSeeds("Instead of `url`: the seed nodes of a Redis Cluster. Falls back to `scale.adapter.cluster`."),
+      /** Instead of `url`: a Redis Sentinel group. Falls back to `scale.adapter.sentinel`. */
+      sentinel: sentinelGroup("Instead of `url`: a Redis Sentinel group. Falls back to `scale.adapter.sentinel`."),
       /**
        * The cluster's name: every key the cluster writes and the adapter's channels live under it. Instances with the same Redis and prefix form one cluster.
        * @default "loly:"

@@ -21,3 +21,7 @@ export type { ClosableRedisClient, CloseRedisClientOptions } from "./close.js";
 
 // Keys
 export { DEFAULT_KEY_PREFIX } from "./prefix.js";
+
+// Topologies (one URL, Redis Cluster, Sentinel)
+export { describeTopology, redisNodeOf, topologyText } from "./topology.js";
+export type { RedisNodeAddress, RedisTopology } from "./topology.js";

@@ -1,5 +1,5 @@
 import type { ConnectionCounter, LolyLogger, PresenceBackend, RateLimitBackend, RealtimeConfig, RealtimeStateStore } from "@loly-rt/core";
-import { closeRedisClient } from "@loly-rt/core/redis";
+import { closeRedisClient, type RedisTopology } from "@loly-rt/core/redis";
 import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/presence";
 import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
@@ -132,7 +132,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
     const adapter = custom
       ? undefined
       : createRedisAdapter({
-          url: config.scale.adapter?.url ?? url,
+          ...adapterTopology(config, url),
           key: `${prefix}socket.io`,
           staleAfterMs: config.scale.commandTimeoutMs,
           onError: adapterLog.report,
@@ -178,4 +178,13 @@ function recoveryOptions(config: RealtimeConfig, restores: PendingRestores) {
       restoring: (pid: string, session: ReturnType<typeof toRecoverable>, offset: string) => restores.set(pid, { session, offset }),
     }),
   };
+}
+
+/** Where the adapter's clients connect: its own URL, cluster seeds or Sentinel group, else the command connection's. */
+function adapterTopology(config: RealtimeConfig, fallback: RedisTopology): RedisTopology {
+  const a = config.scale.adapter;
+  if (a?.cluster) return { cluster: a.cluster };
+  if (a?.sentinel) return { sentinel: a.sentinel };
+  if (a?.url) return { url: a.url };
+  return fallback;
 }

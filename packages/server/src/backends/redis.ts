@@ -1,6 +1,6 @@
 import { LolyError, type LolyLogger, type RealtimeConfig } from "@loly-rt/core";
 import { withTimeout } from "@loly-rt/core/internal";
-import { createOutageReporter } from "@loly-rt/core/redis";
+import { createOutageReporter, describeTopology, type RedisTopology, topologyText } from "@loly-rt/core/redis";
 import type { Redis } from "ioredis";
 import type { ServerMetrics } from "../metrics.js";
 import { errorMessage } from "./bounded.js";
@@ -8,11 +8,20 @@ import { errorMessage } from "./bounded.js";
 /** The oldest Redis that cluster mode runs on: the rate limiter's script needs `SET ... KEEPTTL`/`PXAT` (6.2). */
 export const MIN_REDIS_VERSION = "6.2.0";
 
-/** The Redis URL of the state store and the command connection: the store's, the adapter's, then `REDIS_URL`. */
-export function redisUrlOf(config: RealtimeConfig): string {
-  const url = config.scale.stateStore.url ?? config.scale.adapter?.url ?? process.env.REDIS_URL;
+/**
+ * Where the state store and the command connection connect: the store's Redis (URL, Redis
+ * Cluster seeds or Sentinel group), else the adapter's, else `REDIS_URL`.
+ */
+export function redisUrlOf(config: RealtimeConfig): RedisTopology {
+  const { stateStore: store, adapter } = config.scale;
+  if (store.cluster) return { cluster: store.cluster };
+  if (store.sentinel) return { sentinel: store.sentinel };
+  if (store.url) return { url: store.url };
+  if (adapter?.cluster) return { cluster: adapter.cluster };
+  if (adapter?.sentinel) return { sentinel: adapter.sentinel };
+  const url = adapter?.url ?? process.env.REDIS_URL;
   if (!url) throw new LolyError("INVALID_CONFIG", "cluster mode needs a Redis URL (scale.adapter.url, scale.stateStore.url or REDIS_URL)");
-  return url;
+  return { url };
 }
 
 /** Hides a password in a Redis URL for messages. */
@@ -27,9 +36,9 @@ export function redactUrl(url: string): string {
 }
 
 /** ioredis is an optional peer: single-instance apps never install it. */
-async function loadIoredis(): Promise<typeof import("ioredis").Redis> {
+async function loadIoredis(): Promise<typeof import("ioredis")> {
   try {
-    return (await import("ioredis")).Redis;
+    return await import("ioredis");
   } catch (err) {
     throw new LolyError(
       "INVALID_CONFIG",
@@ -46,22 +55,35 @@ async function loadIoredis(): Promise<typeof import("ioredis").Redis> {
  * warning once per outage. Fails start-up with `UNAVAILABLE` when Redis does not answer.
  */
 export async function connectRedis(
-  url: string,
+  topology: RedisTopology,
   config: RealtimeConfig,
   logger: LolyLogger,
   metrics: ServerMetrics,
   role: string,
 ): Promise<Redis> {
-  const Redis = await loadIoredis();
-  const client = new Redis(url, {
-    lazyConnect: true,
+  const { Redis, Cluster } = await loadIoredis();
+  const options = {
     // Bounded waits: a command never queues longer than the command timeout.
     commandTimeout: config.scale.commandTimeoutMs,
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
+    retryStrategy: (times: number) => Math.min(100 * times, 2000),
     connectionName: `loly-${role}`,
-  });
+  };
+  const t = describeTopology(topology);
+  // A Redis Cluster client is not a `Redis` to TypeScript; the packages use what both have.
+  const client: Redis =
+    t.kind === "url"
+      ? new Redis(t.url, { ...options, lazyConnect: true })
+      : t.kind === "sentinel"
+        ? new Redis({ ...options, ...t.options, lazyConnect: true })
+        : (new Cluster(t.nodes, {
+            lazyConnect: true,
+            enableOfflineQueue: true,
+            clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+            redisOptions: { ...options, ...t.redisOptions },
+          }) as unknown as Redis);
+  const url = topologyText(topology);
   const component = `redis-${role}`;
   const outage = createOutageReporter({
     onFirst: (err) =>
@@ -79,7 +101,7 @@ export async function connectRedis(
     client.disconnect();
     throw new LolyError(
       "UNAVAILABLE",
-      `cluster mode: Redis at ${redactUrl(url)} did not answer at start-up (${errorMessage(err)}). Start Redis or fix scale.stateStore.url / scale.adapter.url.`,
+      `cluster mode: Redis at ${url} did not answer at start-up (${errorMessage(err)}). Start Redis or fix scale.stateStore.url / scale.adapter.url.`,
       undefined,
       { cause: err },
     );
@@ -103,7 +125,8 @@ export function versionAtLeast(v: string, min: string): boolean {
  * than failing every cluster-wide rate-limit decision later. A server that will not give a
  * version number (INFO denied by an ACL, a proxy, a fork) is let through with a warning.
  */
-export async function checkRedisVersion(client: Redis, url: string, logger: LolyLogger): Promise<void> {
+export async function checkRedisVersion(client: Redis, topology: RedisTopology, logger: LolyLogger): Promise<void> {
+  const url = topologyText(topology);
   let version: string | undefined;
   try {
     version = /^redis_version:(\S+)/m.exec(await client.info("server"))?.[1];
@@ -123,7 +146,7 @@ export async function checkRedisVersion(client: Redis, url: string, logger: Loly
     client.disconnect();
     throw new LolyError(
       "INVALID_CONFIG",
-      `cluster mode needs Redis ${MIN_REDIS_VERSION} or later; ${redactUrl(url)} runs ${version}. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
+      `cluster mode needs Redis ${MIN_REDIS_VERSION} or later; ${url} runs ${version}. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
     );
   }
 }

@@ -51,7 +51,22 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
       "required in cluster mode with a custom adapter (presence, connection counts and ip/user limits use Redis): set it or REDIS_URL",
     );
   }
-  if (scale.adapter && !custom && !out.bad.has("scale.adapter") && scale.adapter.url === undefined && !out.bad.has("scale.adapter.url")) {
+  for (const [path, group] of [
+    ["scale.adapter", scale.adapter],
+    ["scale.stateStore", scale.stateStore],
+  ] as const) {
+    const given = group ? (["url", "cluster", "sentinel"] as const).filter((k) => group[k] !== undefined) : [];
+    if (given.length > 1) out.other(`${path}.${given[1]}`, `one of url, cluster or sentinel: ${given.join(" and ")} are both set`);
+  }
+  const topology = scale.adapter?.cluster !== undefined || scale.adapter?.sentinel !== undefined;
+  if (
+    scale.adapter &&
+    !custom &&
+    !topology &&
+    !out.bad.has("scale.adapter") &&
+    scale.adapter.url === undefined &&
+    !out.bad.has("scale.adapter.url")
+  ) {
     if (envRedisUrl === undefined || envRedisUrl === "") {
       if (cluster) {
         out.other(
@@ -76,7 +91,12 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
   }
 
   const store = scale.stateStore;
-  if (store.type === "redis" && store.url === undefined && !out.bad.has("scale.stateStore.url")) {
+  const storeTopology = store.url !== undefined || store.cluster !== undefined || store.sentinel !== undefined;
+  // A store without its own Redis takes the adapter's topology (cluster or sentinel) when it has one.
+  if (!storeTopology && scale.adapter?.cluster !== undefined) store.cluster = scale.adapter.cluster;
+  if (!storeTopology && scale.adapter?.sentinel !== undefined) store.sentinel = scale.adapter.sentinel;
+  const storeHasTopology = store.cluster !== undefined || store.sentinel !== undefined;
+  if (store.type === "redis" && store.url === undefined && !storeHasTopology && !out.bad.has("scale.stateStore.url")) {
     const fallback = scale.adapter?.url ?? envRedisUrl;
     if (fallback === undefined || fallback === "") {
       out.other(
