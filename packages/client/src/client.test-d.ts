@@ -1,6 +1,7 @@
 import type { ConnectErrorCode, LolyErrorEvent } from "@loly-rt/core";
 import type { Socket } from "socket.io-client";
 import { describe, expectTypeOf, test } from "vitest";
+import { defineWssRoute } from "@loly-rt/core";
 import type chatRoute from "./fixtures/chat-route.js";
 import {
   lolySocket,
@@ -91,6 +92,35 @@ describe("lolySocket types", () => {
     });
     expectTypeOf(chat.state).toEqualTypeOf<LolyConnectionState>();
     expectTypeOf(chat.recovered).toEqualTypeOf<boolean>();
+  });
+
+  test("on() is typed from the route's emits, with no second type parameter", () => {
+    const c = lolySocket<typeof chatRoute>("/chat", { url: "http://x" });
+    c.on("said", (m) => expectTypeOf(m).toEqualTypeOf<{ id: number; text: string; by: string }>());
+    c.on("typing", (who) => expectTypeOf(who).toBeString());
+    // the schema's input: what the server sends is what arrives
+    c.on("size", (s) => expectTypeOf(s).toBeString());
+    c.on("cleared", (p) => expectTypeOf(p).toBeUndefined());
+    c.off("said");
+    // @ts-expect-error: not in the route's emits
+    c.on("message", () => {});
+    // @ts-expect-error: a wrong payload type in the listener
+    c.on("typing", (who: number) => who);
+    // @ts-expect-error: off is typed too
+    c.off("typo");
+  });
+
+  test("the second type parameter overrides the route's emits", () => {
+    chat.on("typing", (who) => expectTypeOf(who).toBeString());
+    // @ts-expect-error: the override replaces the route's emits
+    chat.on("said", () => {});
+  });
+
+  test("a route without emits: any server event, unknown payload", () => {
+    const plain = defineWssRoute({ events: { ping: () => "pong" } });
+    const c = lolySocket<typeof plain>("/plain", { url: "http://x" });
+    c.on("anything", (p) => expectTypeOf(p).toBeUnknown());
+    expectTypeOf(c.request("ping")).resolves.toBeString();
   });
 
   test("without a route type: any event, unknown payloads and results", () => {

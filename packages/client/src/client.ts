@@ -1,4 +1,4 @@
-import type { AckEnvelope, AnyWssRoute, ConnectErrorCode, LolyErrorEvent } from "@loly-rt/core";
+import type { AckEnvelope, AnyWssRoute, ConnectErrorCode, LolyErrorEvent, RouteEmits } from "@loly-rt/core";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { LolyClientError } from "./errors.js";
 import { createStates } from "./states.js";
@@ -123,6 +123,8 @@ function settleAck(event: string, resolve: (data: never) => void, reject: (err: 
  * type-only import. Works in browsers and in Node, over socket.io-client (several
  * namespaces of one server share one connection).
  *
+ * @typeParam TRoute - the route's type (`typeof route`, a type-only import)
+ * @typeParam TEmits - only to override the route's `emits` (name -> payload) as `on()` sees them
  * @param namespace - the route's namespace, like `"/chat"` or `"/rooms/42"`
  * @throws TypeError when `url` is missing outside a browser, or is not an absolute URL
  *
@@ -132,9 +134,10 @@ function settleAck(event: string, resolve: (data: never) => void, reject: (err: 
  * const chat = lolySocket<typeof chatRoute>("/chat", { auth: { token } });
  * await chat.ready();
  * const reply = await chat.request("message", { text: "hi" }); // typed from the handler
+ * chat.on("said", (m) => render(m.from, m.text)); // typed from the route's `emits`
  * chat.onError((e) => console.warn(e.code, e.message));
  */
-export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = ServerEvents>(
+export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = RouteEmits<TRoute>>(
   namespace: string,
   opts: LolySocketOptions = {},
 ): LolySocket<TRoute, TEmits> {

@@ -23,6 +23,7 @@ export type {
   RouteEventName,
   RouteEventInput,
   RouteEventResult,
+  RouteEmits,
   LolyErrorEvent,
   ClientErrorCode,
   ConnectErrorCode,

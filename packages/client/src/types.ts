@@ -1,4 +1,12 @@
-import type { AnyWssRoute, ConnectErrorCode, LolyErrorEvent, RouteEventInput, RouteEventName, RouteEventResult } from "@loly-rt/core";
+import type {
+  AnyWssRoute,
+  ConnectErrorCode,
+  LolyErrorEvent,
+  RouteEmits,
+  RouteEventInput,
+  RouteEventName,
+  RouteEventResult,
+} from "@loly-rt/core";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 import type { LolyClientError } from "./errors.js";
 
@@ -97,9 +105,11 @@ export type ServerEvents = Record<string, unknown>;
 
 /**
  * A typed client of one namespace. `TRoute` is the server route's type (a type-only import of
- * the route file), `TEmits` the events the server sends to it (name -> payload).
+ * the route file); `TEmits`, the events the server sends (name -> payload), comes from the
+ * route's `emits`. Pass `TEmits` only to override it (a route without `emits`, or a narrower
+ * view of one).
  */
-export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = ServerEvents> {
+export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = RouteEmits<TRoute>> {
   /** The underlying socket.io-client socket (lifecycle events, `id`, `io` manager...). */
   readonly socket: Socket;
   /** True while connected to the namespace. */
@@ -127,7 +137,7 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
    * without payload, pass `undefined` as payload.
    */
   request<E extends ClientEventName<TRoute>>(event: E, ...args: RequestArgs<TRoute, E>): Promise<RouteEventResult<TRoute, E>>;
-  /** Listens to a server event; returns a function that removes the listener. */
+  /** Listens to a server event (typed by the route's `emits`); returns a function that removes the listener. */
   on<E extends Extract<keyof TEmits, string>>(event: E, listener: (payload: TEmits[E]) => void): () => void;
   /** Removes a listener (or every listener of the event when none is given). */
   off<E extends Extract<keyof TEmits, string>>(event: E, listener?: (payload: TEmits[E]) => void): void;

@@ -44,30 +44,49 @@ export interface WssSocket {
   disconnect(close?: boolean): unknown;
 }
 
-/** Emits to a target (a room, a user). */
-export interface WssTarget {
+/**
+ * The events a route sends to its clients, by name: event name -> payload type. A route that
+ * declares `emits` has exactly those (see `defineWssRoute`); one that does not has this loose
+ * default: any name, any payload.
+ */
+export type EmitMap = Record<string, unknown>;
+
+/** The event names of an emit map. */
+export type EmitName<TEmits> = Extract<keyof TEmits, string>;
+
+/** The arguments after an event name: its payload, optional when the payload may be `undefined`. */
+export type EmitArgs<TEmits, E extends keyof TEmits> = undefined extends TEmits[E] ? [payload?: TEmits[E]] : [payload: TEmits[E]];
+
+/**
+ * Emits to a target (a room, a user). `TEmits` is the route's `emits` (name -> payload); a
+ * wrong name or payload is a compile error when the route declares them.
+ */
+export interface WssTarget<TEmits extends object = EmitMap> {
   /** Emits to every socket of the target on every instance. */
-  emit(event: string, payload?: unknown): void;
+  emit<E extends EmitName<TEmits>>(event: E, ...args: EmitArgs<TEmits, E>): void;
   /** Like `emit`, but skips the calling socket. */
-  broadcast(event: string, payload?: unknown): void;
+  broadcast<E extends EmitName<TEmits>>(event: E, ...args: EmitArgs<TEmits, E>): void;
 }
 
-/** What a handler can do: `ctx.actions`. */
-export interface WssActions {
+/**
+ * What a handler can do: `ctx.actions`. Every emit is typed by `TEmits`, the route's `emits`
+ * (name -> payload): any name and payload for a route without `emits`.
+ */
+export interface WssActions<TEmits extends object = EmitMap> {
   /** Emits to the calling socket. */
-  reply(event: string, payload?: unknown): void;
+  reply<E extends EmitName<TEmits>>(event: E, ...args: EmitArgs<TEmits, E>): void;
   /** Emits to the whole namespace, on every instance. */
-  emit(event: string, payload?: unknown): void;
+  emit<E extends EmitName<TEmits>>(event: E, ...args: EmitArgs<TEmits, E>): void;
   /** Emits to the whole namespace except the caller. */
-  broadcast(event: string, payload?: unknown): void;
+  broadcast<E extends EmitName<TEmits>>(event: E, ...args: EmitArgs<TEmits, E>): void;
   /** Joins the caller to `room` (and records it in presence; resolves when every instance sees it). */
   join(room: string): Promise<void>;
   /** Removes the caller from `room`. */
   leave(room: string): Promise<void>;
   /** Targets a room of this namespace. */
-  toRoom(room: string): WssTarget;
+  toRoom(room: string): WssTarget<TEmits>;
   /** Targets every socket of a user in this namespace, on every instance. */
-  toUser(userId: string): WssTarget;
+  toUser(userId: string): WssTarget<TEmits>;
   /** Emits `__loly:error` with this code to the caller. */
   error(code: ClientErrorCode, message: string, details?: unknown): void;
 }
@@ -89,8 +108,9 @@ export interface AuthContext {
  *
  * @typeParam TData - the validated (possibly transformed) payload type
  * @typeParam TUser - what the route's `auth` hook returns (without `null`)
+ * @typeParam TEmits - what the route sends (its `emits`: name -> payload); any event by default
  */
-export interface WssContext<TData = unknown, TUser = unknown> {
+export interface WssContext<TData = unknown, TUser = unknown, TEmits extends object = EmitMap> {
   socket: WssSocket;
   /** The payload, validated and transformed by the event's schema. */
   data: TData;
@@ -109,11 +129,11 @@ export interface WssContext<TData = unknown, TUser = unknown> {
   /** pino child bound to namespace, socketId, userId, event and requestId. */
   log: LolyLogger;
   metrics: WssMetrics;
-  actions: WssActions;
+  actions: WssActions<TEmits>;
 }
 
 /** Context of `onConnect`/`onDisconnect`: a handler context with no payload. */
-export type WssConnectionContext<TUser = unknown> = WssContext<undefined, TUser> & {
+export type WssConnectionContext<TUser = unknown, TEmits extends object = EmitMap> = WssContext<undefined, TUser, TEmits> & {
   /** Why the socket left (`onDisconnect` only), as socket.io reports it. */
   reason?: string;
   /**

@@ -18,6 +18,9 @@ export type {
   RouteEventInput,
   RouteEventResult,
   RouteUser,
+  RouteEmits,
+  EmitSchemas,
+  EmitPayloads,
 } from "./route.js";
 
 // Handler context
@@ -26,6 +29,9 @@ export type {
   WssConnectionContext,
   WssActions,
   WssTarget,
+  EmitMap,
+  EmitName,
+  EmitArgs,
   AuthContext,
   WssRequest,
   WssHandshake,

@@ -1,86 +1,117 @@
-import type { AuthContext, WssConnectionContext, WssContext } from "./context.js";
+import type { AuthContext, EmitMap, WssConnectionContext, WssContext } from "./context.js";
 import type { RateLimitCfg } from "./ratelimit.js";
 import { isWssSchema, type InferSchemaInput, type InferSchemaOutput, type WssSchema } from "./schema.js";
 import { LolyError } from "./errors.js";
 import { RATE_LIMIT_BOUNDS, rateLimitProblems } from "./config/rate-limit.js";
 
 /** An event handler. Its (awaited) return value answers the client's acknowledgement. */
-export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown> = (ctx: WssContext<TData, TUser>) => TResult | Promise<TResult>;
+export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown, TEmits extends object = EmitMap> = (
+  ctx: WssContext<TData, TUser, TEmits>,
+) => TResult | Promise<TResult>;
 
 /** A guard: runs after validation; `false` refuses the event with `FORBIDDEN`. */
-export type GuardFn<TData = unknown, TUser = unknown> = (ctx: WssContext<TData, TUser>) => boolean | Promise<boolean>;
+export type GuardFn<TData = unknown, TUser = unknown, TEmits extends object = EmitMap> = (
+  ctx: WssContext<TData, TUser, TEmits>,
+) => boolean | Promise<boolean>;
 
 /** The `auth` hook: returns the connection's user, `null` for anonymous; throwing refuses the connection. */
 export type AuthFn<TUser> = (ctx: AuthContext) => TUser | null | undefined | Promise<TUser | null | undefined>;
 
 /** A connection hook (`onConnect` / `onDisconnect`). */
-export type ConnectionHook<TUser = unknown> = (ctx: WssConnectionContext<TUser>) => void | Promise<void>;
+export type ConnectionHook<TUser = unknown, TEmits extends object = EmitMap> = (
+  ctx: WssConnectionContext<TUser, TEmits>,
+) => void | Promise<void>;
+
+/** What a route's `emits` holds: a schema per event the server sends. */
+export type EmitSchemas = Record<string, WssSchema>;
+
+/**
+ * The payload of each event of an `emits` map: its schema's input type (the server sends the
+ * value it was given; the schema checks it in development and transforms nothing).
+ */
+export type EmitPayloads<TEmits> = { [K in keyof TEmits]: InferSchemaInput<TEmits[K]> };
 
 /** An event with options. */
-export interface WssEventConfig<TSchema = undefined, TUser = unknown, TResult = unknown> {
+export interface WssEventConfig<TSchema = undefined, TUser = unknown, TResult = unknown, TEmits extends object = EmitMap> {
   /** Validates (and may transform) the payload; `ctx.data` is its output. */
   schema?: TSchema;
   /** Runs after validation; `false` refuses with `FORBIDDEN`. */
-  guard?: GuardFn<InferSchemaOutput<TSchema>, TUser>;
+  guard?: GuardFn<InferSchemaOutput<TSchema>, TUser, TEmits>;
   /** This event's own bucket (the global one applies too). */
   rateLimit?: RateLimitCfg;
   /** Refuse anonymous sockets with `UNAUTHORIZED`. @default false */
   requireAuth?: boolean;
-  handler: WssHandler<InferSchemaOutput<TSchema>, TUser, TResult>;
+  handler: WssHandler<InferSchemaOutput<TSchema>, TUser, TResult, TEmits>;
 }
 
 /** An event of a route: a bare handler or a {@link WssEventConfig}. */
-export type WssEventEntry<TSchema = undefined, TUser = unknown, TResult = unknown> =
-  | WssHandler<unknown, TUser, TResult>
-  | WssEventConfig<TSchema, TUser, TResult>;
+export type WssEventEntry<TSchema = undefined, TUser = unknown, TResult = unknown, TEmits extends object = EmitMap> =
+  | WssHandler<unknown, TUser, TResult, TEmits>
+  | WssEventConfig<TSchema, TUser, TResult, TEmits>;
 
 /**
  * What `defineWssRoute` accepts. `TSchemas` maps each event to its schema type, `TResults`
- * each event to its handler's result (before awaiting).
+ * each event to its handler's result (before awaiting), `TEmits` each event the server sends
+ * to its schema (`emits`; without it, any event).
  */
 export interface WssRouteDefinition<
   TUser = unknown,
   TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
+  TEmits extends EmitSchemas = EmitSchemas,
 > {
   /** Who is connecting. Runs once per connection, before `onConnect`. */
   auth?: AuthFn<TUser>;
   /** Refuse connections without a user (`connect_error` `UNAUTHORIZED`). @default false */
   requireAuth?: boolean;
-  onConnect?: ConnectionHook<TUser>;
-  onDisconnect?: ConnectionHook<TUser>;
+  /**
+   * The events the server sends to this namespace's clients, each with its payload schema.
+   * Declared, every emit of `ctx.actions` is typed against it (an undeclared name or a wrong
+   * payload is a compile error), each payload is checked in development (a mismatch is logged
+   * as an error; nothing is checked in production), the client types `on()` from it and the
+   * AsyncAPI document lists it. Without it, any event and payload.
+   *
+   * @example
+   * emits: { said: z.object({ from: z.string(), text: z.string() }) }
+   */
+  emits?: TEmits;
+  // `NoInfer`: the emits are inferred from `emits` alone, never from how handlers are typed.
+  onConnect?: ConnectionHook<TUser, NoInfer<EmitPayloads<TEmits>>>;
+  onDisconnect?: ConnectionHook<TUser, NoInfer<EmitPayloads<TEmits>>>;
   /**
    * The events, by name. The key union `keyof TSchemas | keyof TResults` is deliberate: it
    * makes TypeScript infer both maps from each entry (the schema first, then the handler's
    * result once `ctx` is typed from it), keeping `ctx` contextually typed.
    */
-  events: { [K in keyof TSchemas | keyof TResults]: WssEventEntry<TSchemas[K], TUser, TResults[K]> };
+  events: { [K in keyof TSchemas | keyof TResults]: WssEventEntry<TSchemas[K], TUser, TResults[K], NoInfer<EmitPayloads<TEmits>>> };
 }
 
 export const ROUTE_BRAND: unique symbol = Symbol.for("loly-rt.route") as never;
 
 /**
  * A route, as `defineWssRoute` returns it. The type parameters carry what the client infers:
- * `TUser` from `auth`, `TSchemas` the schema of each event, `TResults` what each handler returns.
+ * `TUser` from `auth`, `TSchemas` the schema of each event, `TResults` what each handler
+ * returns, `TEmits` the schema of each event the server sends.
  */
 export interface WssRoute<
   TUser = unknown,
   TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
-> extends WssRouteDefinition<TUser, TSchemas, TResults> {
+  TEmits extends EmitSchemas = EmitSchemas,
+> extends WssRouteDefinition<TUser, TSchemas, TResults, TEmits> {
   readonly [ROUTE_BRAND]: true;
 }
 
 /** Any route. */
-// biome-ignore lint/suspicious/noExplicitAny: the type every route is assignable to, whatever its user, schemas and results
-export type AnyWssRoute = WssRoute<any, any, any>;
+// biome-ignore lint/suspicious/noExplicitAny: the type every route is assignable to, whatever its user, schemas, results and emits
+export type AnyWssRoute = WssRoute<any, any, any, any>;
 
 /** Event names of a route (`string` for a route whose type is unknown). */
-export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res> ? Extract<keyof S | keyof Res, string> : string;
+export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res, infer _E> ? Extract<keyof S | keyof Res, string> : string;
 
 /** Payload a client sends for event `E` (the schema's input type; `unknown` without schema). */
 export type RouteEventInput<R, E extends string> =
-  R extends WssRoute<infer _U, infer S, infer _Res>
+  R extends WssRoute<infer _U, infer S, infer _Res, infer _E>
     ? E extends keyof S
       ? S[E] extends WssSchema
         ? InferSchemaInput<S[E]>
@@ -93,7 +124,7 @@ export type RouteEventInput<R, E extends string> =
  * (`unknown` for a route whose type is unknown).
  */
 export type RouteEventResult<R, E extends string> =
-  R extends WssRoute<infer _U, infer _S, infer Res>
+  R extends WssRoute<infer _U, infer _S, infer Res, infer _E>
     ? 0 extends 1 & Res
       ? unknown
       : E extends keyof Res
@@ -102,9 +133,17 @@ export type RouteEventResult<R, E extends string> =
     : unknown;
 
 /** The user type of a route: what its `auth` hook returns, without `null` (`null` without `auth`). */
-export type RouteUser<R> = R extends WssRoute<infer U, infer _S, infer _Res> ? U : unknown;
+export type RouteUser<R> = R extends WssRoute<infer U, infer _S, infer _Res, infer _E> ? U : unknown;
 
-const ROUTE_KEYS = new Set(["auth", "requireAuth", "onConnect", "onDisconnect", "events"]);
+/**
+ * The events a route sends (name -> payload, the input type of each `emits` schema): what
+ * `lolySocket<typeof route>()` types `on()` with. Any name and `unknown` payload for a route
+ * without `emits`, or whose type is unknown.
+ */
+export type RouteEmits<R> =
+  R extends WssRoute<infer _U, infer _S, infer _Res, infer E> ? (0 extends 1 & E ? EmitMap : EmitPayloads<E>) : EmitMap;
+
+const ROUTE_KEYS = new Set(["auth", "requireAuth", "emits", "onConnect", "onDisconnect", "events"]);
 const EVENT_KEYS = new Set(["schema", "guard", "rateLimit", "requireAuth", "handler"]);
 const RATE_KEYS = new Set(["eventsPerSecond", "burst", "scope"]);
 /** Event names socket.io reserves or Loly uses itself. */
@@ -117,6 +156,8 @@ const RESERVED_EVENTS = new Set([
   "removeListener",
   "__loly:error",
 ]);
+/** Names a route may not send: socket.io-client's own events, and Loly's (`__loly:*`). */
+const RESERVED_EMITS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]);
 
 function fail(where: string, message: string): never {
   throw new LolyError("INVALID_ROUTE", `defineWssRoute: ${where}: ${message}`);
@@ -133,6 +174,18 @@ function checkRateLimit(where: string, value: unknown): void {
   const { key } = problem;
   const must = key === "scope" ? '"socket", "ip" or "user"' : `a number ${RATE_LIMIT_BOUNDS[key]}`;
   fail(`${where}.${key}`, `must be ${must} (got ${JSON.stringify(problem.value)})`);
+}
+
+function checkEmits(where: string, emits: unknown): void {
+  if (typeof emits !== "object" || emits === null || Array.isArray(emits)) {
+    fail(where, "must be an object keyed by event name, like { said: z.object({ text: z.string() }) }");
+  }
+  for (const [name, schema] of Object.entries(emits)) {
+    if (RESERVED_EMITS.has(name) || name.startsWith("__loly:"))
+      fail(`${where}.${name}`, `"${name}" is reserved (Socket.IO's or Loly's); use another name`);
+    if (!isWssSchema(schema))
+      fail(`${where}.${name}`, "is not a schema: pass a Standard Schema (zod, valibot...) or an object with safeParse/parse");
+  }
 }
 
 /**
@@ -155,6 +208,7 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
   if (d.requireAuth === true && d.auth === undefined) {
     fail(`${label}.requireAuth`, "needs an `auth` hook that returns the user (nobody could ever connect)");
   }
+  if (d.emits !== undefined) checkEmits(`${label}.emits`, d.emits);
   const events = d.events;
   if (events === undefined) fail(`${label}.events`, "is required: add `events: {}` (it may be empty)");
   if (typeof events !== "object" || events === null || Array.isArray(events)) {
@@ -213,9 +267,11 @@ export function defineWssRoute<
   TSchemas extends Record<PropertyKey, unknown> = {},
   // biome-ignore lint/complexity/noBannedTypes: as above
   TResults extends Record<PropertyKey, unknown> = {},
->(definition: WssRouteDefinition<TUser, TSchemas, TResults>): WssRoute<TUser, TSchemas, TResults> {
+  // Without `emits`, any event: the loose default.
+  TEmits extends EmitSchemas = EmitSchemas,
+>(definition: WssRouteDefinition<TUser, TSchemas, TResults, TEmits>): WssRoute<TUser, TSchemas, TResults, TEmits> {
   assertWssRouteDefinition(definition);
-  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<TUser, TSchemas, TResults>;
+  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<TUser, TSchemas, TResults, TEmits>;
 }
 
 /** True for a route from any copy of `@loly-rt/core` (brand), or any object shaped like one. */
