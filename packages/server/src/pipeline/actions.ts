@@ -1,39 +1,53 @@
-import { ERROR_EVENT, type ClientErrorCode, type WssActions, type WssTarget } from "@loly-rt/core";
-import type { Namespace, Socket } from "socket.io";
+import { ERROR_EVENT, type ClientErrorCode, type LolyLogger, type WssActions, type WssTarget } from "@loly-rt/core";
 import type { SocketRecord } from "../socket/record.js";
 import { joinableRoom, roomName, userRoom } from "../socket/rooms.js";
+import { checkEmit } from "./emits.js";
+
+/** What the actions need of their context: the event and request an error answers, the logger of a failed emit check. */
+interface ActionSource {
+  readonly event: string;
+  readonly requestId: string;
+  readonly log: LolyLogger;
+}
 
 /** `toRoom(room)` / `toUser(id)`: the whole room, or the room but the caller. */
 class RoomTarget implements WssTarget {
   constructor(
-    private readonly nsp: Namespace,
-    private readonly socket: Socket,
+    private readonly actions: Actions,
+    private readonly rec: SocketRecord,
     private readonly room: string,
+    /** `toRoom` or `toUser` and its argument: the development check's log line names them. */
+    private readonly kind: "toRoom" | "toUser",
+    private readonly target: string,
   ) {}
   emit(event: string, payload?: unknown): void {
-    this.nsp.to(this.room).emit(event, payload);
+    if (!this.rec.shared.production) this.actions.check(`${this.kind}(${JSON.stringify(this.target)}).emit`, event, payload);
+    this.rec.socket.nsp.to(this.room).emit(event, payload);
   }
   broadcast(event: string, payload?: unknown): void {
-    this.socket.to(this.room).emit(event, payload);
+    if (!this.rec.shared.production) this.actions.check(`${this.kind}(${JSON.stringify(this.target)}).broadcast`, event, payload);
+    this.rec.socket.to(this.room).emit(event, payload);
   }
 }
 
-/** What `ctx.actions.error` needs of its context. */
-interface ErrorSource {
-  readonly event: string;
-  readonly requestId: string;
-}
-
-/** `ctx.actions`, bound to one event of one socket. */
+/**
+ * `ctx.actions`, bound to one event of one socket. In development each emit is checked against
+ * the route's `emits` first (see `emits.ts`); in production that is one boolean test.
+ */
 export class Actions implements WssActions {
   readonly #rec: SocketRecord;
-  readonly #source: ErrorSource;
+  readonly #source: ActionSource;
 
-  constructor(rec: SocketRecord, source: ErrorSource) {
+  constructor(rec: SocketRecord, source: ActionSource) {
     this.#rec = rec;
     this.#source = source;
   }
+  /** Development: checks a payload against the route's `emits`. */
+  check(via: string, event: string, payload: unknown): void {
+    checkEmit(this.#rec.route, () => this.#source.log, via, event, payload);
+  }
   reply(event: string, payload?: unknown): void {
+    if (!this.#rec.shared.production) this.check("reply", event, payload);
     // socket.io-client takes an event's last argument as its recovery offset when it is a
     // string: a string reply carries the current offset after it, so the client's stays right.
     const position = typeof payload === "string" ? this.#rec.shared.recoveryPosition?.(this.#rec.socket.nsp.name) : undefined;
@@ -41,9 +55,11 @@ export class Actions implements WssActions {
     else this.#rec.socket.emit(event, payload);
   }
   emit(event: string, payload?: unknown): void {
+    if (!this.#rec.shared.production) this.check("emit", event, payload);
     this.#rec.socket.nsp.emit(event, payload);
   }
   broadcast(event: string, payload?: unknown): void {
+    if (!this.#rec.shared.production) this.check("broadcast", event, payload);
     this.#rec.socket.broadcast.emit(event, payload);
   }
   async join(room: string): Promise<void> {
@@ -58,10 +74,11 @@ export class Actions implements WssActions {
       await rec.shared.bounded(rec.shared.presence.leave(rec.socket.nsp.name, rec.socket.id, room), "presence.leave");
   }
   toRoom(room: string): WssTarget {
-    return new RoomTarget(this.#rec.socket.nsp, this.#rec.socket, roomName(room));
+    return new RoomTarget(this, this.#rec, roomName(room), "toRoom", room);
   }
   toUser(userId: string): WssTarget {
-    return new RoomTarget(this.#rec.socket.nsp, this.#rec.socket, userRoom(String(userId)));
+    const id = String(userId);
+    return new RoomTarget(this, this.#rec, userRoom(id), "toUser", id);
   }
   error(code: ClientErrorCode, message: string, details?: unknown): void {
     this.#rec.socket.emit(ERROR_EVENT, {
