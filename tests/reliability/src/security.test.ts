@@ -196,7 +196,7 @@ describe("identity", () => {
       roles.set("erin", "guest");
       const told = nextError(revokedSock);
       const result = await s2.rt.revalidate();
-      expect(result).toEqual({ instances: 1, checked: 4, disconnected: 2, failed: 0 });
+      expect(result).toEqual({ instances: 1, checked: 4, disconnected: 2, failed: 0, missing: [] });
       expect((await told).code).toBe("UNAUTHORIZED");
       await sleep(50);
       expect(revokedSock.connected).toBe(false);
@@ -228,9 +228,9 @@ describe("identity", () => {
     try {
       const s = await s2.connected("/r", { auth: { token: "frank" } });
       mode = "down";
-      expect(await s2.rt.revalidate()).toEqual({ instances: 1, checked: 1, disconnected: 0, failed: 1 });
+      expect(await s2.rt.revalidate()).toEqual({ instances: 1, checked: 1, disconnected: 0, failed: 1, missing: [] });
       mode = "slow";
-      expect(await s2.rt.revalidate()).toEqual({ instances: 1, checked: 1, disconnected: 0, failed: 1 });
+      expect(await s2.rt.revalidate()).toEqual({ instances: 1, checked: 1, disconnected: 0, failed: 1, missing: [] });
       expect(s.connected).toBe(true);
     } finally {
       await s2.close();
