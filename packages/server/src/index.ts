@@ -1,6 +1,15 @@
 // Server
 export { createRealtimeServer } from "./create-server.js";
-export type { RealtimeServer, RealtimeServerOptions, RevalidateFilter, RevalidateResult } from "./types.js";
+export type {
+  DisconnectUserResult,
+  FetchedSocket,
+  FetchSocketsFilter,
+  FetchSocketsResult,
+  RealtimeServer,
+  RealtimeServerOptions,
+  RevalidateFilter,
+  RevalidateResult,
+} from "./types.js";
 
 // Configuration
 export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config/index.js";
