@@ -1,4 +1,3 @@
-import type { StandardSchemaV1 } from "@standard-schema/spec";
 import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -144,11 +143,11 @@ describe("emits: payloads checked in development", () => {
 describe("emits in production", () => {
   it("never runs a schema and logs nothing: the payload goes out as in development", async () => {
     let calls = 0;
-    const counting: StandardSchemaV1<string> = {
+    const counting = {
       "~standard": {
         version: 1,
         vendor: "test",
-        validate: (value) => {
+        validate: (value: unknown) => {
           calls++;
           return typeof value === "string" ? { value } : { issues: [{ message: "not a string" }] };
         },
