@@ -16,6 +16,8 @@ import { NamespaceReaper } from "./connection/reaper.js";
 import { revalidateLocal } from "./connection/revalidate.js";
 import { listen, untilHealthy } from "./http/listen.js";
 import { createOwnServer, installFront } from "./http/front.js";
+import { buildAsyncApi, type AsyncApiOptions } from "./asyncapi/document.js";
+import { asyncapiResponder } from "./asyncapi/serve.js";
 import { startMetricsListener } from "./http/metrics-listener.js";
 import { createLogger } from "./logging.js";
 import { createServerMetrics } from "./metrics.js";
@@ -110,8 +112,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       `metrics on http://${config.metrics.host}:${bound}${config.metrics.path}`,
     );
   }
+  const asyncapi = (opts?: AsyncApiOptions) => buildAsyncApi(routes, config, opts);
   const front = installFront(httpServer, {
     metrics: config.metrics.enabled && !ownPort ? { path: config.metrics.path, registry: metrics.registry } : undefined,
+    asyncapi: config.docs.asyncapiPath ? { path: config.docs.asyncapiPath, respond: asyncapiResponder(asyncapi) } : undefined,
     engine: {
       path: config.path,
       maxBytes: config.maxPayloadBytes,
@@ -217,6 +221,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     disconnectUser: (userId: string) => commands.disconnectUser(userId),
     revalidate: (filter = {}) => commands.revalidate(filter),
     fetchSockets: (filter = {}) => commands.fetchSockets(filter),
+    asyncapi,
     health: () => {
       const h = backends.health();
       return drain.draining ? { ok: false, details: { ...h.details, draining: "true" } } : h;

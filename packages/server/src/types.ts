@@ -2,6 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import type { AnyWssRoute, LolyLogger, RealtimeConfig, RealtimeConfigInput, RealtimeStateStore } from "@loly-rt/core";
 import type { Registry } from "prom-client";
 import type { Server, ServerOptions } from "socket.io";
+import type { AsyncApiDocument, AsyncApiOptions } from "./asyncapi/document.js";
 
 /** Options of {@link createRealtimeServer}. */
 export interface RealtimeServerOptions {
@@ -88,6 +89,15 @@ export interface RealtimeServer {
    * const { results, missing } = await rt.fetchSockets({ room: "lobby" });
    */
   fetchSockets(filter?: FetchSocketsFilter): Promise<FetchSocketsResult>;
+  /**
+   * The AsyncAPI 3.0 document of every namespace of this server: client events with their
+   * payload JSON Schema, acknowledgements and error codes, the route's `emits`, auth and rate
+   * limits. Served at `docs.asyncapiPath` when set.
+   *
+   * @example
+   * await writeFile("asyncapi.json", JSON.stringify(rt.asyncapi({ title: "Chat", host: "chat.example.com", protocol: "wss" }), null, 2));
+   */
+  asyncapi(options?: AsyncApiOptions): AsyncApiDocument;
   /** Health of the parts (Redis connections in cluster mode). */
   health(): { ok: boolean; details: Record<string, string> };
   /** Graceful stop: disconnect hooks run, presence cleaned, Redis clients closed. Idempotent. */

@@ -91,6 +91,16 @@ export function httpPath(def: string, description: string) {
   return key(v.pipe(v.string(expected), v.regex(/^\/[^\s?#]*$/, expected)), def, description, { type: 'string starting with "/"' });
 }
 
+/** An HTTP path without a default (absent: the feature that serves it is off); `example` is shown in the message. */
+export function optionalHttpPath(description: string, example: string) {
+  const expected = `a URL path starting with "/" (no spaces, "?" or "#"), e.g. ${JSON.stringify(example)}`;
+  return v.pipe(
+    v.optional(v.pipe(v.string(expected), v.regex(/^\/[^\s?#]*$/, expected))),
+    v.description(description),
+    v.metadata({ type: 'string starting with "/"' }),
+  );
+}
+
 /** A Redis URL without a default (the resolver falls back to other URLs and `REDIS_URL`). */
 export function redisUrl(description: string) {
   const check = v.pipe(

@@ -9,6 +9,7 @@ import {
   bool,
   group,
   httpPath,
+  optionalHttpPath,
   integer,
   listOf,
   MAX_TIMER_MS,
@@ -168,6 +169,14 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
     ),
     /** The address of the metrics listener when `metrics.port` is set. @default "127.0.0.1" */
     host: nonEmptyString("127.0.0.1", "The address of the metrics listener when `metrics.port` is set.", "127.0.0.1"),
+  }),
+  /** Machine-readable descriptions of the API. */
+  docs: group("Machine-readable descriptions of the API.", {
+    /** Serve `rt.asyncapi()` (the AsyncAPI 3.0 document of every namespace, JSON) at this path (GET) on Socket.IO's HTTP server; must differ from `path`. Absent: not served. */
+    asyncapiPath: optionalHttpPath(
+      "Serve `rt.asyncapi()` (the AsyncAPI 3.0 document of every namespace, JSON) at this path (GET) on Socket.IO's HTTP server; must differ from `path`. Absent: not served.",
+      "/asyncapi.json",
+    ),
   }),
   /** Connection-state recovery: a client that comes back within the window gets its socket id, rooms and missed events. `recovery: false` turns it off. */
   recovery: group(

@@ -26,6 +26,7 @@ const EXPECTED_DEFAULTS: RealtimeConfig = {
   presence: { ttlMs: 15000 },
   logging: { level: "info", pretty: true },
   metrics: { enabled: true, path: "/metrics", host: "127.0.0.1" },
+  docs: {},
   recovery: { enabled: true, windowMs: 120000, maxEvents: 10000 },
   shutdown: { graceMs: 10000, drainMs: 2000 },
   handlerTimeoutMs: 30000,

@@ -128,9 +128,24 @@ function metricsPath(config: RealtimeConfig, { out }: RuleContext): void {
   }
 }
 
+/** `docs.asyncapiPath` is answered before Socket.IO and the metrics: it must not shadow either. */
+function asyncapiPath(config: RealtimeConfig, { out }: RuleContext): void {
+  const path = config.docs.asyncapiPath;
+  if (path === undefined || out.bad.has("docs.asyncapiPath") || out.bad.has("path")) return;
+  if (path === config.path || path.startsWith(`${config.path.replace(/\/$/, "")}/`)) {
+    out.other(
+      "docs.asyncapiPath",
+      `${formatValue(path)} collides with the Socket.IO path ${formatValue(config.path)}: choose a path outside it, e.g. "/asyncapi.json"`,
+    );
+  } else if (config.metrics.enabled && config.metrics.port === undefined && path === config.metrics.path) {
+    out.other("docs.asyncapiPath", `${formatValue(path)} is metrics.path: choose another path, e.g. "/asyncapi.json"`);
+  }
+}
+
 /** Applies every rule to `config` (a full config: refused values replaced by their defaults), in this order. */
 export function applyRules(config: RealtimeConfig, context: RuleContext): void {
   productionOrigins(context);
   scale(config, context);
   metricsPath(config, context);
+  asyncapiPath(config, context);
 }

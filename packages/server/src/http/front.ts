@@ -10,6 +10,8 @@ export interface Front {
 export interface FrontOptions {
   /** Serve the registry at this path (GET). */
   metrics?: { path: string; registry: Registry } | undefined;
+  /** Answer GET at this path with the AsyncAPI document (`docs.asyncapiPath`). */
+  asyncapi?: { path: string; respond(req: IncomingMessage, res: ServerResponse): void } | undefined;
   /**
    * The Socket.IO path, the largest request body it takes (`maxPayloadBytes`), and how to
    * close the Engine.IO session of a refused POST (as Engine.IO does when it finds a body too large).
@@ -19,7 +21,7 @@ export interface FrontOptions {
 
 /**
  * What Loly answers on an HTTP server before Socket.IO and the application's own `request`
- * listeners: the metrics endpoint, and 413 at once to a long-polling POST whose
+ * listeners: the metrics endpoint, the AsyncAPI document (`docs.asyncapiPath`), and 413 at once to a long-polling POST whose
  * `Content-Length` is over `maxPayloadBytes` (Engine.IO would read up to the cap first). It
  * sits in front of the server's `request` event rather than among its listeners, so the
  * application's listeners (added before or after, removed later) are never touched and never
@@ -28,7 +30,7 @@ export interface FrontOptions {
 export function installFront(httpServer: HttpServer, options: FrontOptions): Front {
   let active = true;
   const emit = httpServer.emit;
-  const { metrics, engine } = options;
+  const { metrics, asyncapi, engine } = options;
   const front = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
     if (active && event === "request") {
       const req = args[0] as IncomingMessage;
@@ -60,6 +62,10 @@ export function installFront(httpServer: HttpServer, options: FrontOptions): Fro
     }
     if (metrics && req.method === "GET" && url.split("?")[0] === metrics.path) {
       scrape(metrics.registry, res);
+      return true;
+    }
+    if (asyncapi && req.method === "GET" && url.split("?")[0] === asyncapi.path) {
+      asyncapi.respond(req, res);
       return true;
     }
     return false;
