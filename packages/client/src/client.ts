@@ -129,7 +129,7 @@ function settleAck(event: string, resolve: (data: never) => void, reject: (err: 
  * @throws TypeError when `url` is missing outside a browser, or is not an absolute URL
  *
  * @example
- * import type chatRoute from "../server/wss/chat/events";
+ * import type chatRoute from "../server/wss/chat/events.js";
  *
  * const chat = lolySocket<typeof chatRoute>("/chat", { auth: { token } });
  * await chat.ready();

@@ -151,7 +151,9 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
    * Resolves once connected (at once when already connected). Rejects with a
    * {@link LolyClientError} on the next failed attempt: the server's refusal code
    * (`UNAUTHORIZED`, `FORBIDDEN_ORIGIN`, `TOO_MANY_CONNECTIONS`; the client then stays
-   * disconnected), or `CONNECT_FAILED` (socket.io keeps retrying; call `ready()` again);
+   * disconnected), `UNAVAILABLE` (a draining server: socket.io retries; call `ready()` again),
+   * or `CONNECT_FAILED` (after a network or transport failure socket.io retries; after an
+   * unknown namespace it does not);
    * `DISCONNECTED` at once when the client is not connecting (closed, or `autoConnect: false`
    * before `socket.connect()`).
    */
