@@ -196,7 +196,11 @@ export function buildAsyncApi(routes: readonly AsyncApiRoute[], config: AsyncApi
         title: `Receive ${ev.name}`,
         summary: `Clients send \`${ev.name}\`${ev.hasSchema ? "" : " (any payload)"}.`,
         description: [
-          needsUser ? "Needs a signed-in user (`UNAUTHORIZED` otherwise)." : "Anonymous sockets may send it.",
+          ev.requireAuth
+            ? "Needs a signed-in user (`UNAUTHORIZED` otherwise)."
+            : auth === "required"
+              ? "Only signed-in users connect to this namespace."
+              : "Anonymous sockets may send it.",
           ev.guard ? "A guard may refuse it (`FORBIDDEN`)." : "",
           `Rate limits (\`RATE_LIMIT\`): ${limits.join("; ")}.`,
         ]
