@@ -17,6 +17,10 @@ export { resolveConfig, DEFAULT_CONFIG, describeConfig } from "./config/index.js
 // Route files
 export { loadRoutesDir } from "./routes/load.js";
 
+// AsyncAPI
+export { createAsyncApiDocument } from "./asyncapi/index.js";
+export type { AsyncApiDocument, AsyncApiOptions, AsyncApiSource } from "./asyncapi/index.js";
+
 // Logging and metrics
 export { createLogger, REDACT_PATHS, redactCensor } from "./logging.js";
 export { createServerMetrics } from "./metrics.js";
