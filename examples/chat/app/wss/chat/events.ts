@@ -1,21 +1,40 @@
 /**
  * The `/chat` namespace: sign-in by token, one room at a time, messages checked by a zod
  * schema and rate limited, the last messages of a room given on join, and a presence list
- * pushed to a room when someone joins, leaves, drops or comes back.
+ * pushed to a room when someone joins, leaves, drops or comes back. What the server sends is
+ * declared in `emits`: every emit below is type-checked against it (and checked at run time
+ * in development), and the page's `on()` is typed from it.
  */
-import { LolyError, defineWssRoute, type WssContext } from "@loly-rt/core";
+import { LolyError, defineWssRoute, type EmitPayloads, type WssContext } from "@loly-rt/core";
 import { z } from "zod";
 import { verifyToken, type ChatUser } from "../../../auth.js";
 import { historyOf, nextMessageId, remember } from "../../../history.js";
 import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type PresenceUpdate, type Room } from "../../../protocol.js";
 
+/** What the server sends to the page. */
+const emits = {
+  /** A message written in the room the socket is in. */
+  message: z.object({
+    id: z.number().int().positive(),
+    room: z.enum(ROOMS),
+    from: z.string(),
+    text: z.string().max(MAX_MESSAGE_LENGTH),
+    at: z.number(),
+  }),
+  /** Who is in the room now (sent on every change). */
+  presence: z.object({ room: z.enum(ROOMS), users: z.array(z.string()) }),
+};
+
+/** The context of this route's handlers and hooks: its user and its emits. */
+type ChatContext = WssContext<unknown, ChatUser, EmitPayloads<typeof emits>>;
+
 /** The room this socket is in (kept on the socket; nothing the client sends sets it). */
-function roomOf(ctx: WssContext<unknown, ChatUser>): Room | null {
+function roomOf(ctx: ChatContext): Room | null {
   return (ctx.socket.data.room as Room | undefined) ?? null;
 }
 
 /** Sends the room's current users to everyone in it, and returns them. */
-async function pushPresence(ctx: WssContext<unknown, ChatUser>, room: Room): Promise<string[]> {
+async function pushPresence(ctx: ChatContext, room: Room): Promise<string[]> {
   const users = (await ctx.presence.users(room)).sort((a, b) => a.localeCompare(b));
   const update: PresenceUpdate = { room, users };
   ctx.actions.toRoom(room).emit("presence", update);
@@ -23,7 +42,7 @@ async function pushPresence(ctx: WssContext<unknown, ChatUser>, room: Room): Pro
 }
 
 /** Leaves the socket's room, if any, and tells the ones who stay. */
-async function leaveRoom(ctx: WssContext<unknown, ChatUser>): Promise<void> {
+async function leaveRoom(ctx: ChatContext): Promise<void> {
   const room = roomOf(ctx);
   if (room === null) return;
   delete ctx.socket.data.room;
@@ -39,6 +58,7 @@ export default defineWssRoute({
     if (user === null) throw new Error("missing, forged or expired token");
     return user;
   },
+  emits,
   // A socket that recovered its session (it dropped and came back within recovery.windowMs) is
   // in its room again, presence included, and got what it missed; the room last heard it left
   // (onDisconnect below): tell the room it is back.
