@@ -6,7 +6,7 @@
  * silently).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -80,6 +80,9 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<OwnR
     const count = masters * (1 + replicas);
     for (let i = 0; i < count; i++) {
       const port = await freePort();
+      // A folder per node: a replica's sync writes an RDB file there.
+      const nodeDir = join(dir, String(port));
+      mkdirSync(nodeDir);
       const proc = spawn(
         "redis-server",
         [
@@ -94,7 +97,7 @@ export async function startRedisCluster(masters = 3, replicas = 0): Promise<OwnR
           "--cluster-node-timeout",
           "1000",
           "--dir",
-          dir,
+          nodeDir,
           "--save",
           "",
           "--appendonly",

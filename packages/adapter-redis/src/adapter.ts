@@ -6,6 +6,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { FreshRedisAdapter } from "./fresh-adapter.js";
 import { createFreshness, type RedisAdapterDropReason } from "./freshness.js";
 import { guarded } from "./guarded.js";
+import { SubscriptionWatchdog } from "./watchdog.js";
 import { RecoveringRedisAdapter, type RecoveryHooks } from "./recovery/adapter.js";
 import { RedisRecoveryLog } from "./recovery/log.js";
 import { RedisRecoverySessions } from "./recovery/sessions.js";
@@ -194,6 +195,8 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
       const t = describeTopology(topology);
       if (t.kind === "cluster")
         return new Cluster(t.nodes, {
+          // After a failover the slots move: learn the new masters within a second.
+          slotsRefreshInterval: 1000,
           redisOptions: { ...t.redisOptions, ...options.redisOptions, maxRetriesPerRequest: retries },
         }) as unknown as Redis;
       return new Redis({ ...(t.kind === "sentinel" ? t.options : {}), ...options.redisOptions, maxRetriesPerRequest: retries });
@@ -229,10 +232,18 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     ...(options.requestsTimeout !== undefined ? { requestsTimeout: options.requestsTimeout } : {}),
   };
   const recovery = options.recovery ? openRecovery(options.recovery, pubClient, subClient, pub.report) : undefined;
+  // A Redis Cluster subscriber may stay unsubscribed after a failover: probed and re-subscribed.
+  const watchdog =
+    (subClient as { isCluster?: unknown }).isCluster === true
+      ? new SubscriptionWatchdog(pubClient, subClient, options.key ?? "socket.io", sub.report, () => sub.ready())
+      : undefined;
   // biome-ignore lint/complexity/useArrowFunction: Socket.IO calls it with `new` (and gets the adapter it returns); an arrow cannot be.
   const adapter = function (nsp: unknown): FreshRedisAdapter {
-    if (recovery) return new RecoveringRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh, recovery.hooks);
-    return new FreshRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh);
+    const made = recovery
+      ? new RecoveringRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh, recovery.hooks)
+      : new FreshRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh);
+    watchdog?.adapters.add(made as never);
+    return made;
   };
 
   let closing: Promise<void> | undefined;
@@ -250,6 +261,7 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     close(): Promise<void> {
       if (!closing) {
         fresh.stop();
+        watchdog?.stop();
         recovery?.hooks.sessions.close();
         for (const [client, r] of [
           [pubClient, pub],

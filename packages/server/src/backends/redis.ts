@@ -81,6 +81,8 @@ export async function connectRedis(
             lazyConnect: true,
             enableOfflineQueue: true,
             clusterRetryStrategy: (times: number) => Math.min(100 * times, 2000),
+            // After a failover the slots move: learn the new masters within a second.
+            slotsRefreshInterval: 1000,
             redisOptions: { ...options, ...t.redisOptions },
           }) as unknown as Redis);
   const url = topologyText(topology);
