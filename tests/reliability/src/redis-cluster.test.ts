@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { io, type Socket } from "socket.io-client";
 import { defineWssRoute } from "@loly-rt/core";
 import { startRedisCluster, type OwnRedisCluster } from "../../setup/redis-cluster.js";
@@ -34,8 +34,18 @@ const config = () => ({
     stateStore: { type: "redis" as const, prefix: PREFIX },
   },
   presence: { ttlMs: 1500 },
+  // Each test's clients come from an address of their own (x-forwarded-for from the loopback
+  // peer, trusted): one test's connections never count against another's limit.
+  trustProxy: ["loopback"],
   limits: { connectionsPerIp: 6, eventsPerSecond: 1000, burst: 1000 },
   shutdown: { graceMs: 1000, drainMs: 200 },
+});
+
+/** The client address of the test running now (see `trustProxy` above). */
+let clientIp = "10.9.0.1";
+let nextIp = 1;
+beforeEach(() => {
+  clientIp = `10.9.0.${++nextIp}`;
 });
 
 function connect(url: string, token: string, extra: Record<string, unknown> = {}): Promise<Socket> {
@@ -43,6 +53,7 @@ function connect(url: string, token: string, extra: Record<string, unknown> = {}
     const c = io(`${url}/rel`, {
       path: "/wss",
       transports: ["websocket"],
+      extraHeaders: { "x-forwarded-for": clientIp },
       auth: { token },
       reconnectionDelay: 300,
       reconnectionDelayMax: 300,
