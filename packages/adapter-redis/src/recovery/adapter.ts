@@ -109,6 +109,9 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
       const id = msg.toString("latin1", 1, end);
       recovery.log.received(name, id);
       if (this.fences.size > 0) this.pastFences(id);
+      // The stock adapter (its listener runs first) has delivered it: what `apply` does next
+      // (socketsJoin, disconnectSockets...) is not this broadcast's delivery.
+      this.delivering = undefined;
     };
     sub.on("pmessageBuffer", this.onLogged);
     this.subscriber = sub as never;
