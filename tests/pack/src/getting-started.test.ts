@@ -12,31 +12,15 @@
  * The page's port 3000 is moved to a free one by a preloaded module (`--import`), so the
  * files stay as shown and the test runs beside anything already listening on 3000.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PORT_PRELOAD, freePort, pageFiles, type Running, servers, start } from "./docs-pages.js";
 import { ROOT, buildAndPack, describeRun, expectSuccess, killChildren, killGroup, outsideEnv, run, type Packed } from "./packing.js";
 
 const PAGE = join(ROOT, "docs/getting-started.md");
-/** A `ts` block whose first line names the file it is (the rest of that line may comment on it). */
-const FILE_BLOCK = /```ts\n\/\/ ((?:[\w.-]+|\[\w+\])(?:\/(?:[\w.-]+|\[\w+\]))*\.(?:[cm]?[jt]s))(?=[\s:])[^\n]*\n[\s\S]*?```/g;
-
-/** The files of the page: path -> content (the block's text, first line included). */
-function pageFiles(markdown: string): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const m of markdown.matchAll(FILE_BLOCK)) {
-    const path = m[1] as string;
-    const body = m[0].slice("```ts\n".length, -"```".length);
-    if (files.has(path)) throw new Error(`docs/getting-started.md shows two files named ${path}`);
-    files.set(path, body);
-  }
-  return files;
-}
-
 /** The `npm` command lines of the page's Install section, in order (comments dropped). */
 function installCommands(markdown: string): string[][] {
   const section = /\n## Install\n([\s\S]*?)\n## /.exec(markdown)?.[1] ?? "";
@@ -48,74 +32,6 @@ function installCommands(markdown: string): string[][] {
     }
   }
   return lines;
-}
-
-/** Moves every listen on or connection to port 3000 to `LOLY_DOCS_PORT`. */
-const PORT_PRELOAD = `import net from "node:net";
-const to = Number(process.env.LOLY_DOCS_PORT);
-const swap = (port) => (Number(port) === 3000 ? to : port);
-const listen = net.Server.prototype.listen;
-net.Server.prototype.listen = function (...args) {
-  if (typeof args[0] === "number" || (typeof args[0] === "string" && /^\\d+$/.test(args[0]))) args[0] = swap(args[0]);
-  else if (typeof args[0] === "object" && args[0] !== null && "port" in args[0]) args[0] = { ...args[0], port: swap(args[0].port) };
-  return listen.apply(this, args);
-};
-const connect = net.Socket.prototype.connect;
-net.Socket.prototype.connect = function (...args) {
-  const options = Array.isArray(args[0]) ? args[0][0] : args[0];
-  if (typeof options === "object" && options !== null && "port" in options) options.port = swap(options.port);
-  else if (typeof args[0] === "number" || typeof args[0] === "string") args[0] = swap(args[0]);
-  return connect.apply(this, args);
-};
-`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Running {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-const servers = new Set<ChildProcess>();
-
-/** Starts a long-running command in its own process group; resolves once `ready` matches its output. */
-function start(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, ready: RegExp): Promise<Running> {
-  const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  servers.add(child);
-  let out = "";
-  const output = (): string => out;
-  const exited = new Promise<number | null>((resolve) =>
-    child.once("close", (code) => {
-      servers.delete(child);
-      resolve(code);
-    }),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd} ${args.join(" ")} did not start:\n${out}`)), 30_000);
-    const onData = (d: Buffer): void => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        resolve({ child, output, exited });
-      }
-    };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}:\n${out}`));
-    });
-  });
 }
 
 /** Stops a server like Ctrl-C does (SIGINT to its process group); SIGKILL after 10 s. Resolves whether SIGINT did it. */
@@ -135,11 +51,13 @@ describe("docs/getting-started.md, followed in an empty folder", () => {
   let tmp = "";
   let app = "";
   let env: NodeJS.ProcessEnv = {};
+  /** The free port the page's 3000 is moved to. */
+  let port = 0;
   let files = new Map<string, string>();
 
   beforeAll(async () => {
     const markdown = await readFile(PAGE, "utf8");
-    files = pageFiles(markdown);
+    files = pageFiles("docs/getting-started.md", markdown);
     const commands = installCommands(markdown);
     tmp = await mkdtemp(join(tmpdir(), "loly-getting-started-"));
     app = join(tmp, "my-app");
@@ -147,8 +65,9 @@ describe("docs/getting-started.md, followed in an empty folder", () => {
     const preload = join(tmp, "port-3000.mjs");
     await writeFile(preload, PORT_PRELOAD);
     const { packed } = await buildAndPack(tmp);
+    port = await freePort();
     env = outsideEnv({
-      LOLY_DOCS_PORT: String(await freePort()),
+      LOLY_DOCS_PORTS: `3000=${port}`,
       NODE_OPTIONS: `--import ${pathToFileURL(preload).href}`,
       npm_config_update_notifier: "false",
       npm_config_fund: "false",
@@ -202,7 +121,7 @@ describe("docs/getting-started.md, followed in an empty folder", () => {
   it("`npx tsx main.ts` serves the first route: the client connects, requests and gets its answers", async () => {
     const server = await start("npx", ["tsx", "main.ts"], app, env, /listening on \d+/);
     try {
-      expect(server.output()).toContain(`listening on ${env.LOLY_DOCS_PORT}`);
+      expect(server.output()).toContain(`listening on ${port}`);
       const client = await run("npx", ["tsx", "client.ts"], { cwd: app, env, timeoutMs: 30_000 });
       expectSuccess("npx tsx client.ts", client);
       // `ping` answered "pong", `message` { delivered: true } (broadcast to everyone else: not printed here).
