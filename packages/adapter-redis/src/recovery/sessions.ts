@@ -3,11 +3,16 @@ import type { Redis } from "ioredis";
 
 /** What recovery keeps of a socket: enough to give it back its id, rooms and data, anywhere in the cluster. */
 export interface StoredSession {
+  /** The socket id, kept on recovery. */
   readonly sid: string;
+  /** The private session id the client sends back (`auth.pid`). */
   readonly pid: string;
   readonly nsp: string;
+  /** Every room of the socket (its own id and `user:<id>` included). */
   readonly rooms: readonly string[];
+  /** The user id at the time (a recovery for another user is not one). */
   readonly userId: string | null;
+  /** `socket.data` without `user` (the auth hook sets it again). */
   readonly data: Record<string, unknown>;
 }
 

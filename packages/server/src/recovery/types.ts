@@ -1,27 +1,12 @@
 import type { BroadcastOptions } from "socket.io-adapter";
 
-/** A broadcast kept for recovery: its offset, whom it was for, and its arguments (the offset last). */
-export interface LoggedPacket {
-  readonly offset: string;
-  readonly rooms: readonly string[];
-  readonly except: readonly string[];
-  readonly data: unknown[];
-}
-
-/** What a session keeps of a socket while it lives and after it dropped: enough to recover it anywhere. */
-export interface RecoverableSession {
-  /** The socket id, kept on recovery. */
-  readonly sid: string;
-  /** The private session id the client sends back (`auth.pid`). */
-  readonly pid: string;
-  readonly nsp: string;
-  /** Every room of the socket (its own id and `user:<id>` included). */
-  readonly rooms: readonly string[];
-  /** The user id at the time (a recovery for another user is not one). */
-  readonly userId: string | null;
-  /** `socket.data` without `user` (the auth hook sets it again). */
-  readonly data: Record<string, unknown>;
-}
+/**
+ * A broadcast kept for recovery (its offset, whom it was for, its arguments with the offset
+ * last) and what a session keeps of a socket: the shapes `@loly-rt/adapter-redis` stores in a
+ * cluster, which the in-memory log and sessions of one instance keep too.
+ */
+export type { LoggedBroadcast as LoggedPacket, StoredSession as RecoverableSession } from "@loly-rt/adapter-redis";
+import type { LoggedBroadcast as LoggedPacket } from "@loly-rt/adapter-redis";
 
 /** Whether a logged packet was for a socket in `rooms` (the rule of Socket.IO's own recovery). */
 export function wasFor(rooms: readonly string[], packet: Pick<LoggedPacket, "rooms" | "except">): boolean {
