@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { LolyError } from "@loly-rt/core";
 import { closeRedisClient, createOutageReporter, describeTopology } from "@loly-rt/core/redis";
-import type { createAdapter } from "@socket.io/redis-adapter";
+import type { Adapter } from "socket.io-adapter";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import { FreshRedisAdapter } from "./fresh-adapter.js";
 import { createFreshness, type RedisAdapterDropReason } from "./freshness.js";
 import { guarded } from "./guarded.js";
+import { ShardedChannels, ShardedRedisAdapter } from "./sharded.js";
 import { SubscriptionWatchdog } from "./watchdog.js";
 import { RecoveringRedisAdapter, type RecoveryHooks } from "./recovery/adapter.js";
 import { RedisRecoveryLog } from "./recovery/log.js";
@@ -38,6 +39,17 @@ export interface CreateRedisAdapterOptions {
    * @default "socket.io"
    */
   key?: string;
+  /**
+   * How broadcasts travel between instances. `"classic"`: Redis pub/sub, every instance
+   * receives every broadcast of its namespaces (any Redis 6.2+; what `@socket.io/redis-adapter`
+   * does). `"sharded"`: Redis 7 sharded pub/sub by room interest, an instance receives the
+   * broadcasts of the rooms it has members in (see {@link ShardedRedisAdapter}); on Redis
+   * Cluster they stay on the shard of their channel's slot. Every instance of a cluster must
+   * use the same mode (the two do not hear each other). Not with `recovery`, whose log needs one
+   * order per namespace.
+   * @default "classic"
+   */
+  pubsub?: "classic" | "sharded";
   /**
    * How long cross-instance requests (fetchSockets, serverSideEmitWithAck...) wait for answers.
    * @default 5000
@@ -106,9 +118,16 @@ export interface RedisAdapterHandle {
   /** Recovery's log and sessions, when `recovery` was given. */
   readonly recovery?: { readonly log: RedisRecoveryLog; readonly sessions: RedisRecoverySessions } | undefined;
   /** Pass to `io.adapter()`. */
-  readonly adapter: ReturnType<typeof createAdapter>;
+  readonly adapter: (nsp: unknown) => Adapter;
   readonly pubClient: Redis;
   readonly subClient: Redis;
+  /** How broadcasts travel (the `pubsub` option). */
+  readonly pubsub: "classic" | "sharded";
+  /**
+   * Pub/sub messages of this adapter's channels the subscriber received since it was created
+   * (broadcasts, joins and leaves, requests and answers): what fan-out by interest lowers.
+   */
+  messagesReceived(): number;
   /** ioredis status of each client (`"stalled"` for a publisher Redis leaves unanswered); after `close()`, the clients it owned report `"end"`. */
   health(): RedisAdapterHealth;
   /**
@@ -120,6 +139,8 @@ export interface RedisAdapterHandle {
 
 /** An owned client gets this long to end after QUIT before it is dropped. */
 const CLOSE_TIMEOUT_MS = 1000;
+/** `requestsTimeout` when not given (the stock adapter's). */
+const DEFAULT_REQUESTS_TIMEOUT_MS = 5000;
 /** `staleAfterMs` when not given: the server's default `scale.commandTimeoutMs`. */
 const DEFAULT_STALE_AFTER_MS = 3000;
 
@@ -170,6 +191,16 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
   if (options.subClient && !options.pubClient) {
     throw new LolyError("INVALID_CONFIG", "createRedisAdapter: `subClient` needs `pubClient` too (or pass `url` only)");
   }
+  const sharded = options.pubsub === "sharded";
+  if (options.pubsub !== undefined && options.pubsub !== "classic" && !sharded) {
+    throw new LolyError("INVALID_CONFIG", `createRedisAdapter: \`pubsub\` must be "classic" or "sharded", got ${String(options.pubsub)}`);
+  }
+  if (sharded && options.recovery) {
+    throw new LolyError(
+      "INVALID_CONFIG",
+      'createRedisAdapter: `pubsub: "sharded"` cannot keep a recovery log (it needs one order per namespace, sharded channels have one per room): use `pubsub: "classic"` with `recovery`',
+    );
+  }
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
   if (!(staleAfterMs > 0 && Number.isFinite(staleAfterMs))) {
     throw new LolyError(
@@ -197,6 +228,8 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
         return new Cluster(t.nodes, {
           // After a failover the slots move: learn the new masters within a second.
           slotsRefreshInterval: 1000,
+          // Sharded channels are subscribed on the shard that owns their slot.
+          ...(sharded && retries === null ? { shardedSubscribers: true } : {}),
           redisOptions: { ...t.redisOptions, ...options.redisOptions, maxRetriesPerRequest: retries },
         }) as unknown as Redis;
       return new Redis({ ...(t.kind === "sentinel" ? t.options : {}), ...options.redisOptions, maxRetriesPerRequest: retries });
@@ -232,13 +265,17 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     ...(options.requestsTimeout !== undefined ? { requestsTimeout: options.requestsTimeout } : {}),
   };
   const recovery = options.recovery ? openRecovery(options.recovery, pubClient, subClient, pub.report) : undefined;
+  const shardedChannels = sharded ? new ShardedChannels(guardedSub, sub.report) : undefined;
+  const received = shardedChannels ? undefined : countReceived(subClient, options.key ?? "socket.io");
   // A Redis Cluster subscriber may stay unsubscribed after a failover: probed and re-subscribed.
   const watchdog =
-    (subClient as { isCluster?: unknown }).isCluster === true
+    (subClient as { isCluster?: unknown }).isCluster === true && !sharded
       ? new SubscriptionWatchdog(pubClient, subClient, options.key ?? "socket.io", sub.report, () => sub.ready())
       : undefined;
+  const shardedOptions = { key: options.key ?? "socket.io", requestsTimeout: options.requestsTimeout ?? DEFAULT_REQUESTS_TIMEOUT_MS };
   // biome-ignore lint/complexity/useArrowFunction: Socket.IO calls it with `new` (and gets the adapter it returns); an arrow cannot be.
-  const adapter = function (nsp: unknown): FreshRedisAdapter {
+  const adapter = function (nsp: unknown): FreshRedisAdapter | ShardedRedisAdapter {
+    if (shardedChannels) return new ShardedRedisAdapter(nsp, guardedPub, shardedChannels, shardedOptions, fresh);
     const made = recovery
       ? new RecoveringRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh, recovery.hooks)
       : new FreshRedisAdapter(nsp, guardedPub, guardedSub, adapterOptions, fresh);
@@ -252,6 +289,8 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
     adapter,
     pubClient,
     subClient,
+    pubsub: sharded ? "sharded" : "classic",
+    messagesReceived: () => (shardedChannels ? shardedChannels.received : (received?.count ?? 0)),
     health(): RedisAdapterHealth {
       // A client this handle closed is "end" even where ioredis still says "reconnecting".
       const pubStatus = closing && owned.includes(pubClient) ? "end" : fresh.gate.open ? pubClient.status : "stalled";
@@ -262,6 +301,8 @@ export function createRedisAdapter(options: CreateRedisAdapterOptions = {}): Red
       if (!closing) {
         fresh.stop();
         watchdog?.stop();
+        shardedChannels?.stop();
+        received?.stop();
         recovery?.hooks.sessions.close();
         for (const [client, r] of [
           [pubClient, pub],
@@ -318,4 +359,26 @@ function watchSubscription(sub: Redis): () => boolean {
   });
   if (sub.status === "ready") onReady();
   return () => subscribed;
+}
+
+/** Counts the classic subscriber's messages on the adapter's channels (`key`...). */
+function countReceived(sub: Redis, key: string): { count: number; stop(): void } {
+  const prefix = Buffer.from(key);
+  const counter = {
+    count: 0,
+    stop: (): void => {
+      sub.off("pmessageBuffer", onPattern);
+      sub.off("messageBuffer", onChannel);
+    },
+  };
+  const mine = (channel: Buffer): boolean => channel.length >= prefix.length && prefix.equals(channel.subarray(0, prefix.length));
+  const onPattern = (_pattern: Buffer, channel: Buffer): void => {
+    if (mine(channel)) counter.count++;
+  };
+  const onChannel = (channel: Buffer): void => {
+    if (mine(channel)) counter.count++;
+  };
+  sub.on("pmessageBuffer", onPattern);
+  sub.on("messageBuffer", onChannel);
+  return counter;
 }

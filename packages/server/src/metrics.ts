@@ -110,6 +110,10 @@ export interface ServerMetrics {
   readonly refusalsDropped: Counter<"namespace">;
   /** Broadcasts to other instances dropped instead of delivered late (a hung or failed Redis), by reason (`publish` or `stale`). */
   readonly broadcastsDropped: Counter<"reason">;
+  /** Pub/sub messages the Redis adapter's subscriber received (cluster mode), by `pubsub` mode: what sharded fan-out lowers. */
+  readonly adapterMessages: Counter<"pubsub">;
+  /** Where {@link adapterMessages} reads its count from (the adapter handle), set once the adapter exists. */
+  readAdapterMessages(source: () => { pubsub: string; count: number }): void;
   /** `ctx.metrics`: application metrics in the same registry, prefixed `loly_app_`. */
   readonly app: WssMetrics;
 }
@@ -167,6 +171,7 @@ export function createServerMetrics(): ServerMetrics {
   const registry = new Registry();
   const registers = [registry];
   const tallies = new TallyMetrics(registry);
+  let adapterSource: (() => { pubsub: string; count: number }) | undefined;
   const metrics: ServerMetrics = {
     registry,
     connections: new Gauge({ name: "loly_connections", help: "Open connections by namespace", labelNames: ["namespace"], registers }),
@@ -222,6 +227,21 @@ export function createServerMetrics(): ServerMetrics {
       labelNames: ["reason"],
       registers,
     }),
+    adapterMessages: new Counter({
+      name: "loly_adapter_messages_received_total",
+      help: "Pub/sub messages of the adapter's channels this instance's subscriber received, by pubsub mode (sharded: only the rooms hosted here)",
+      labelNames: ["pubsub"],
+      registers,
+      collect() {
+        const read = adapterSource?.();
+        if (read === undefined) return;
+        this.reset();
+        this.inc({ pubsub: read.pubsub }, read.count);
+      },
+    }),
+    readAdapterMessages: (source) => {
+      adapterSource = source;
+    },
     app: createAppMetrics(registry),
   };
   return metrics;

@@ -87,6 +87,14 @@ export const CONFIG_SCHEMA = group("The realtime configuration.", {
       /** Instead of `url`: a Redis Sentinel group (`sentinels`, the master's `name`). */
       sentinel: sentinelGroup("Instead of `url`: a Redis Sentinel group (`sentinels`, the master's `name`)."),
       /**
+       * How broadcasts travel (type redis). `sharded`: Redis 7 sharded pub/sub, an instance receives only the broadcasts of rooms it has members in (needs `recovery: false`). `classic`: every instance receives every broadcast (Redis 6.2). `auto`: sharded when recovery is off and the adapter's Redis is 7 or later, else classic. Every instance of a cluster must travel the same way. @default "auto"
+       */
+      pubsub: oneOf(
+        ["auto", "sharded", "classic"],
+        "auto",
+        "How broadcasts travel (type redis). `sharded`: Redis 7 sharded pub/sub, an instance receives only the broadcasts of rooms it has members in (needs `recovery: false`). `classic`: every instance receives every broadcast (Redis 6.2). `auto`: sharded when recovery is off and the adapter's Redis is 7 or later, else classic. Every instance of a cluster must travel the same way.",
+      ),
+      /**
        * Type custom: `(io) => adapter`, called once with the Socket.IO server; returns what `io.adapter()` takes (e.g. `createAdapter(pub, sub)` of `@socket.io/redis-streams-adapter`). Presence, counts and limits still use Redis (`scale.stateStore.url` or `REDIS_URL`).
        */
       create: optionalFunction<(io: never) => unknown>(

@@ -1,5 +1,13 @@
-import type { ConnectionCounter, LolyLogger, PresenceBackend, RateLimitBackend, RealtimeConfig, RealtimeStateStore } from "@loly-rt/core";
-import { closeRedisClient, type RedisTopology } from "@loly-rt/core/redis";
+import {
+  type ConnectionCounter,
+  type LolyLogger,
+  LolyError,
+  type PresenceBackend,
+  type RateLimitBackend,
+  type RealtimeConfig,
+  type RealtimeStateStore,
+} from "@loly-rt/core";
+import { closeRedisClient, type RedisTopology, topologyText } from "@loly-rt/core/redis";
 import { createMemoryConnectionCounter, createMemoryPresence } from "@loly-rt/presence";
 import { createMemoryRateLimitBackend, withStorePolicy } from "@loly-rt/ratelimit";
 import { createMemoryStateStore } from "@loly-rt/state-memory";
@@ -11,7 +19,7 @@ import { clusterStore } from "../recovery/cluster-store.js";
 import type { RecoveryStore } from "../recovery/store.js";
 import { boundedStore, errorMessage } from "./bounded.js";
 import { backgroundErrors } from "./outages.js";
-import { checkRedisVersion, connectRedis, redisUrlOf } from "./redis.js";
+import { checkRedisVersion, connectRedis, redisUrlOf, versionAtLeast } from "./redis.js";
 
 /** The parts the server assembles: chosen from `scale.mode` unless injected. */
 export interface Backends {
@@ -100,7 +108,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
   const url = redisUrlOf(config);
   const redis = await connectRedis(url, config, logger, metrics, "command");
   try {
-    await checkRedisVersion(redis, url, logger);
+    const version = await checkRedisVersion(redis, url, logger);
     const [{ createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] =
       await Promise.all([import("@loly-rt/presence"), import("@loly-rt/ratelimit"), import("@loly-rt/adapter-redis")]);
     const { state, owned } = await openState(config, o, async () => redis);
@@ -133,6 +141,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
       ? undefined
       : createRedisAdapter({
           ...adapterTopology(config, url),
+          pubsub: pubsubOf(config, url, version, logger),
           key: `${prefix}socket.io`,
           staleAfterMs: config.scale.commandTimeoutMs,
           onError: adapterLog.report,
@@ -140,6 +149,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
           onDrop: (reason) => dropped[reason].inc(),
           recovery: o.restores ? recoveryOptions(config, o.restores) : undefined,
         });
+    if (adapter) metrics.readAdapterMessages(() => ({ pubsub: adapter.pubsub, count: adapter.messagesReceived() }));
     return {
       state,
       presence,
@@ -179,6 +189,33 @@ function recoveryOptions(config: RealtimeConfig, restores: PendingRestores) {
     }),
   };
 }
+
+/**
+ * How the adapter's broadcasts travel (`scale.adapter.pubsub`): `auto` is sharded when recovery
+ * is off and the Redis checked at start-up (the adapter's own) runs 7 or later.
+ */
+function pubsubOf(config: RealtimeConfig, command: RedisTopology, version: string | undefined, logger: LolyLogger): "sharded" | "classic" {
+  const asked = config.scale.adapter?.pubsub ?? "auto";
+  const own = adapterTopology(config, command);
+  const sameRedis = topologyText(own) === topologyText(command);
+  const seven = version !== undefined && versionAtLeast(version, SHARDED_REDIS_VERSION);
+  if (asked === "sharded") {
+    if (sameRedis && version !== undefined && !seven) {
+      throw new LolyError(
+        "INVALID_CONFIG",
+        `scale.adapter.pubsub "sharded" needs Redis ${SHARDED_REDIS_VERSION} or later (SSUBSCRIBE); ${topologyText(own)} runs ${version}. Use "classic" or "auto".`,
+      );
+    }
+    return "sharded";
+  }
+  if (asked === "classic") return "classic";
+  const chosen = !config.recovery.enabled && sameRedis && seven ? "sharded" : "classic";
+  logger.debug({ pubsub: chosen }, `adapter: ${chosen} pub/sub`);
+  return chosen;
+}
+
+/** Sharded pub/sub (SPUBLISH, SSUBSCRIBE) came with Redis 7.0. */
+const SHARDED_REDIS_VERSION = "7.0.0";
 
 /** Where the adapter's clients connect: its own URL, cluster seeds or Sentinel group, else the command connection's. */
 function adapterTopology(config: RealtimeConfig, fallback: RedisTopology): RedisTopology {

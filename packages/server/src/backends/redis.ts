@@ -127,7 +127,7 @@ export function versionAtLeast(v: string, min: string): boolean {
  * than failing every cluster-wide rate-limit decision later. A server that will not give a
  * version number (INFO denied by an ACL, a proxy, a fork) is let through with a warning.
  */
-export async function checkRedisVersion(client: Redis, topology: RedisTopology, logger: LolyLogger): Promise<void> {
+export async function checkRedisVersion(client: Redis, topology: RedisTopology, logger: LolyLogger): Promise<string | undefined> {
   const url = topologyText(topology);
   let version: string | undefined;
   try {
@@ -137,12 +137,12 @@ export async function checkRedisVersion(client: Redis, topology: RedisTopology, 
       { err: { message: errorMessage(err) } },
       `could not read the Redis version (${errorMessage(err)}); cluster mode needs Redis ${MIN_REDIS_VERSION} or later`,
     );
-    return;
+    return undefined;
   }
   if (version === undefined || !/^\d+\.\d+/.test(version)) {
     // No version, or one that is not numbered (a fork or a proxy): let it through, say so.
     logger.warn({ version }, `Redis did not report a version number; cluster mode needs Redis ${MIN_REDIS_VERSION} or later`);
-    return;
+    return undefined;
   }
   if (!versionAtLeast(version, MIN_REDIS_VERSION)) {
     client.disconnect();
@@ -151,4 +151,5 @@ export async function checkRedisVersion(client: Redis, topology: RedisTopology, 
       `cluster mode needs Redis ${MIN_REDIS_VERSION} or later; ${url} runs ${version}. Upgrade Redis or point scale.adapter.url / scale.stateStore.url at a newer one.`,
     );
   }
+  return version;
 }

@@ -30,7 +30,7 @@ describe("cluster mode and Redis URLs", () => {
       DEV,
     );
     expect(warnings).toEqual([]);
-    expect(config.scale.adapter).toEqual({ type: "redis", url: "rediss://user:pw@h:6380/2" });
+    expect(config.scale.adapter).toEqual({ type: "redis", url: "rediss://user:pw@h:6380/2", pubsub: "auto" });
     expect(config.scale.stateStore).toEqual({ type: "redis", url: "rediss://user:pw@h:6380/2", prefix: "loly:" });
   });
 
@@ -88,5 +88,24 @@ describe("cluster mode and Redis URLs", () => {
   it("warns that an adapter is ignored in single mode", () => {
     const { warnings } = resolveConfig({ scale: { adapter: { type: "redis", url: "redis://h" } } }, DEV);
     expect(warnings).toEqual(['scale.adapter: ignored because scale.mode is "single"; set scale.mode: "cluster" to use it']);
+  });
+
+  it("pubsub: sharded needs recovery off; a wrong mode and a custom adapter's pubsub are errors", () => {
+    const url = "redis://h";
+    expect(problemsOf({ scale: { mode: "cluster", adapter: { type: "redis", url, pubsub: "sharded" } } })).toEqual([
+      '- scale.adapter.pubsub: "sharded" needs recovery: false (the recovery log keeps one order per namespace; sharded channels have one per room). Use "classic" or "auto" with recovery on',
+    ]);
+    expect(
+      resolveConfig({ scale: { mode: "cluster", adapter: { type: "redis", url, pubsub: "sharded" } }, recovery: false }, DEV).config.scale
+        .adapter?.pubsub,
+    ).toBe("sharded");
+    expect(problemsOf({ scale: { mode: "cluster", adapter: { type: "redis", url, pubsub: "fast" as never } } })[0]).toMatch(
+      /^- scale\.adapter\.pubsub: expected one of "auto" \| "sharded" \| "classic", got "fast"$/,
+    );
+    expect(
+      problemsOf({
+        scale: { mode: "cluster", adapter: { type: "custom", create: () => ({}), pubsub: "classic" }, stateStore: { url } },
+      } as never),
+    ).toEqual(['- scale.adapter.pubsub: only for type "redis": a custom adapter travels its own way']);
   });
 });

@@ -58,6 +58,14 @@ function scale(config: RealtimeConfig, { envRedisUrl, out, warnings }: RuleConte
     const given = group ? (["url", "cluster", "sentinel"] as const).filter((k) => group[k] !== undefined) : [];
     if (given.length > 1) out.other(`${path}.${given[1]}`, `one of url, cluster or sentinel: ${given.join(" and ")} are both set`);
   }
+  if (scale.adapter?.pubsub === "sharded" && config.recovery.enabled && !out.bad.has("scale.adapter.pubsub")) {
+    out.other(
+      "scale.adapter.pubsub",
+      '"sharded" needs recovery: false (the recovery log keeps one order per namespace; sharded channels have one per room). Use "classic" or "auto" with recovery on',
+    );
+  }
+  if (custom && scale.adapter?.pubsub !== undefined && scale.adapter.pubsub !== "auto" && !out.bad.has("scale.adapter.pubsub"))
+    out.other("scale.adapter.pubsub", 'only for type "redis": a custom adapter travels its own way');
   const topology = scale.adapter?.cluster !== undefined || scale.adapter?.sentinel !== undefined;
   if (
     scale.adapter &&
