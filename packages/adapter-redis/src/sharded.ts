@@ -30,16 +30,42 @@ export class ShardedChannels {
     handler(message);
   };
 
+  /** Whether the client was ready once (subscriptions go out at once from then on). */
+  private started: boolean;
+  /** Channels listened on before the first `ready`. */
+  private readonly unsent = new Set<string>();
+  private readonly onReady = (): void => {
+    if (this.started) return;
+    this.started = true;
+    const channels = [...this.unsent];
+    this.unsent.clear();
+    for (const channel of channels) {
+      const handler = this.handlers.get(channel);
+      if (handler !== undefined) this.subscribe(channel, handler);
+    }
+  };
+
   constructor(
     private readonly sub: Redis,
     private readonly report: (err: unknown) => void,
   ) {
+    this.started = sub.status === "ready";
     sub.on("smessageBuffer", this.onMessage);
+    if (!this.started) sub.once("ready", this.onReady);
   }
 
-  /** Listens on `channel`; resolves once Redis confirmed the subscription (never rejects: failures go to `report`). */
+  /**
+   * Listens on `channel`; resolves once Redis confirmed the subscription (never rejects:
+   * failures go to `report`). Before the client's first `ready` the subscription waits for it
+   * (ioredis would send it ahead of its ready check, which then fails in subscriber mode);
+   * after, ioredis subscribes again by itself on each reconnection.
+   */
   subscribe(channel: string, handler: Handler): Promise<void> {
     this.handlers.set(channel, handler);
+    if (!this.started) {
+      this.unsent.add(channel);
+      return Promise.resolve();
+    }
     const done = this.sub.ssubscribe(channel).then(
       () => undefined,
       (err: unknown) => this.report(err),
@@ -55,12 +81,16 @@ export class ShardedChannels {
   unsubscribe(channel: string): void {
     this.handlers.delete(channel);
     this.pending.delete(channel);
+    if (this.unsent.delete(channel)) return;
     this.sub.sunsubscribe(channel).catch(this.report);
   }
 
-  /** The confirmation of `channel`'s subscription while it is on its way. */
+  /**
+   * The confirmation of `channel`'s subscription while it is on its way to a connected Redis
+   * (none while the client is not ready: nothing would confirm it before Redis is back).
+   */
   confirming(channel: string): Promise<void> | undefined {
-    return this.pending.get(channel);
+    return this.sub.status === "ready" ? this.pending.get(channel) : undefined;
   }
 
   /** Every channel listened on (what a re-subscription after a failover sends again). */
@@ -70,6 +100,7 @@ export class ShardedChannels {
 
   stop(): void {
     this.sub.off("smessageBuffer", this.onMessage);
+    this.sub.off("ready", this.onReady);
   }
 }
 
@@ -151,7 +182,8 @@ export class ShardedRedisAdapter extends ClusterAdapter {
 
   /**
    * Adds a socket to rooms; when a room is new here, resolves once its channel listens (a
-   * broadcast published after the join reaches the socket). Synchronous otherwise.
+   * broadcast published after the join reaches the socket), or after `staleAfterMs` when Redis
+   * does not answer. Synchronous otherwise.
    */
   override addAll(id: string, rooms: Set<string>): Promise<void> | void {
     super.addAll(id, rooms);
@@ -160,7 +192,14 @@ export class ShardedRedisAdapter extends ClusterAdapter {
       const confirming = this.channels.confirming(this.roomChannel(room));
       if (confirming !== undefined) (waits ??= []).push(confirming);
     }
-    if (waits !== undefined) return Promise.all(waits).then(() => undefined);
+    if (waits === undefined) return;
+    // A Redis that hangs does not hold the join for longer than a publish may be late.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.fresh.staleAfterMs);
+      timer.unref();
+    });
+    return Promise.race([Promise.all(waits).then(() => undefined), late]).finally(() => clearTimeout(timer));
   }
 
   /**
