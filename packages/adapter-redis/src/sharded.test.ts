@@ -168,7 +168,13 @@ describe("createRedisAdapter({ pubsub: 'sharded' })", () => {
     expect(remote?.id).toBe(onB.id);
 
     a.io.in("lobby").socketsJoin("vip");
-    await eventually(() => b.io.of("/").adapter.rooms.get("vip")?.has(onB.id as string) === true);
+    await eventually(
+      () =>
+        b.io
+          .of("/")
+          .adapter.rooms.get("vip")
+          ?.has(onB.id as string) === true,
+    );
 
     const heard = new Promise<unknown[]>((resolve) => b.io.on("ping-all", (...args: unknown[]) => resolve(args)));
     a.io.serverSideEmit("ping-all", 1, "two");
@@ -185,7 +191,12 @@ describe("createRedisAdapter({ pubsub: 'sharded' })", () => {
       createRedisAdapter({
         url: redisUrl(),
         pubsub: "sharded",
-        recovery: { root: "x:", windowMs: 1000, maxEvents: 10, hooks: () => ({ describe: () => ({}) as never, restoring: () => undefined }) },
+        recovery: {
+          root: "x:",
+          windowMs: 1000,
+          maxEvents: 10,
+          hooks: () => ({ describe: () => ({}) as never, restoring: () => undefined }),
+        },
       });
       expect.unreachable();
     } catch (err) {
