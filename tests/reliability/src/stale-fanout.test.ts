@@ -3,6 +3,7 @@
  * broadcasts when it resumes (SPEC section 9, "Stale fan-out"): a broadcast that could not be
  * published within `scale.commandTimeoutMs` is dropped and counted, never delivered late.
  *
+ * Both with classic pub/sub and with sharded fan-out (`pubsub: "sharded"`, recovery off).
  * Two instances in their own processes and a redis-server of the test's own, paused for
  * PAUSE_MS while a sender on A broadcasts to a room with members on A and B every 25 ms. Every
  * client lives in this process, so send and arrival times share one clock.
@@ -21,11 +22,15 @@ const PAUSE_MS = Number(process.env.LOLY_STALE_PAUSE_MS ?? 3000);
 const EVERY_MS = 25;
 const ROOM = "stale";
 
-const config = (url: string): RealtimeConfigInput => ({
+/** Classic pub/sub (recovery on, the default) and sharded fan-out (recovery off). */
+const MODES = ["classic", "sharded"] as const;
+
+const config = (url: string, pubsub: (typeof MODES)[number]): RealtimeConfigInput => ({
   logging: { level: "info", pretty: false },
+  ...(pubsub === "sharded" ? { recovery: false as const } : {}),
   scale: {
     mode: "cluster",
-    adapter: { type: "redis", url },
+    adapter: { type: "redis", url, pubsub },
     stateStore: { type: "redis", url, prefix: "rel-stale:" },
     commandTimeoutMs: COMMAND_TIMEOUT,
   },
@@ -58,7 +63,7 @@ function sendEvery(sender: Socket): { sentAt: number[]; stop(): void; within(fro
   };
 }
 
-describe("Stale fan-out: Redis hangs (SIGSTOP)", () => {
+describe.each(MODES)("Stale fan-out: Redis hangs (SIGSTOP), %s pub/sub", (pubsub) => {
   const figures: Record<string, number> = {};
   let redis: OwnRedis | undefined;
   let instances: Proc[] = [];
@@ -66,14 +71,16 @@ describe("Stale fan-out: Redis hangs (SIGSTOP)", () => {
   beforeAll(async () => {
     const own = await startOwnRedis();
     redis = own;
-    instances = await Promise.all([0, 1].map(() => startInstance(config(own.url))));
+    instances = await Promise.all([0, 1].map(() => startInstance(config(own.url, pubsub))));
   });
   afterAll(async () => {
     closeClients();
     await Promise.all(instances.map((p) => p.kill()));
     redis?.resume(); // a stopped process would not see its SIGKILL until continued
     await redis?.kill();
-    console.log(`[figure] stale fan-out (pause ${PAUSE_MS} ms, commandTimeoutMs ${COMMAND_TIMEOUT}): ${JSON.stringify(figures)}`);
+    console.log(
+      `[figure] stale fan-out, ${pubsub} (pause ${PAUSE_MS} ms, commandTimeoutMs ${COMMAND_TIMEOUT}): ${JSON.stringify(figures)}`,
+    );
   });
 
   it("drops and counts what Redis could not take in time, delivers nothing late, and fans out again after resume", {
