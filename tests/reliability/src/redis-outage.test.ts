@@ -21,12 +21,16 @@ const PRESENCE_TTL = 1500;
 const OUTAGE_MS = Number(process.env.LOLY_OUTAGE_MS ?? 2500);
 const PREFIX = "rel-outage:";
 
-function config(url: string, onStoreError: "allow" | "deny"): RealtimeConfigInput {
+/** Classic pub/sub (recovery on, the default) and sharded fan-out (recovery off). */
+const MODES = ["classic", "sharded"] as const;
+
+function config(url: string, onStoreError: "allow" | "deny", pubsub: (typeof MODES)[number] = "classic"): RealtimeConfigInput {
   return {
     logging: { level: "info", pretty: false },
+    ...(pubsub === "sharded" ? { recovery: false as const } : {}),
     scale: {
       mode: "cluster",
-      adapter: { type: "redis", url },
+      adapter: { type: "redis", url, pubsub },
       stateStore: { type: "redis", url, prefix: PREFIX },
       commandTimeoutMs: COMMAND_TIMEOUT,
     },
@@ -94,7 +98,7 @@ function countLogs(p: Proc, match: (l: Record<string, unknown>) => boolean): num
   return p.logs().filter(match).length;
 }
 
-describe("Redis outage under load", () => {
+describe.each(MODES)("Redis outage under load, %s pub/sub", (pubsub) => {
   let redis: OwnRedis;
   let a: Proc;
   let b: Proc;
@@ -102,13 +106,13 @@ describe("Redis outage under load", () => {
 
   beforeAll(async () => {
     redis = await startOwnRedis();
-    [a, b] = await Promise.all([startInstance(config(redis.url, "allow")), startInstance(config(redis.url, "deny"))]);
+    [a, b] = await Promise.all([startInstance(config(redis.url, "allow", pubsub)), startInstance(config(redis.url, "deny", pubsub))]);
   });
   afterAll(async () => {
     closeClients();
     await Promise.all([a?.kill(), b?.kill()]);
     await redis?.kill();
-    console.log(`[figure] redis outage: ${JSON.stringify(figures)}`);
+    console.log(`[figure] redis outage, ${pubsub}: ${JSON.stringify(figures)}`);
   });
 
   it("keeps serving through an outage and restores fan-out, presence and counts after it", { timeout: 60_000 }, async () => {
@@ -320,6 +324,35 @@ describe("Redis at start-up", () => {
       );
     } finally {
       await old.close();
+    }
+  });
+
+  it("sharded fan-out on a Redis 6.2 is refused with a clear INVALID_CONFIG error; auto falls back to classic pub/sub", async () => {
+    const six = await standIn("6.2.14");
+    try {
+      const scale = (pubsub: "sharded" | "auto") => ({
+        mode: "cluster" as const,
+        adapter: { type: "redis" as const, url: six.url, pubsub },
+        stateStore: { type: "redis" as const, url: six.url },
+      });
+      const err = await createRealtimeServer({
+        config: { scale: scale("sharded"), recovery: false },
+        logger: memoryLogger("warn").logger,
+        routes: {},
+      }).then(
+        (rt) => rt.close().then(() => null),
+        (e: unknown) => e as Error & { code?: string },
+      );
+      expect(err?.code).toBe("INVALID_CONFIG");
+      expect(err?.message).toBe(
+        `scale.adapter.pubsub "sharded" needs Redis 7.0.0 or later (SSUBSCRIBE); ${six.url} runs 6.2.14. Use "classic" or "auto".`,
+      );
+      const { logger, logs } = memoryLogger("debug");
+      const rt = await createRealtimeServer({ config: { scale: scale("auto"), recovery: false }, logger, routes: {} });
+      await rt.close();
+      expect(logs.map((l) => l.msg)).toContain("adapter: classic pub/sub");
+    } finally {
+      await six.close();
     }
   });
 
