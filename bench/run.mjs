@@ -12,6 +12,10 @@
  *   pnpm bench --rounds 7           # override the number of rounds
  *   pnpm bench rolling --clients 300  # scenario 7 with 300 clients instead of 1000
  *   pnpm bench rolling --drain-ms 1000 --work-ms 20  # its shutdown.drainMs and handler time
+ *   pnpm bench connections          # scenario 9: 50,000 idle signed-in connections on one instance
+ *                                   # (presence in Redis) vs bare Socket.IO; each server needs an
+ *                                   # open-file limit above that (ulimit -Hn; raised to it here)
+ *   pnpm bench connections --connections 19900 --workers 4  # another count / client processes
  *
  * See docs/benchmarks.md for what each number means.
  */
@@ -27,6 +31,8 @@ import { heapDiff } from "./lib/heapdiff.mjs";
 import { summarizeProfile } from "./lib/profile.mjs";
 import { startRedisProxy } from "./lib/redis-proxy.mjs";
 import { startBalancer } from "./lib/balancer.mjs";
+import { raiseNofile } from "./lib/nofile.mjs";
+import { monitorPrefix, startRedisMeter } from "./lib/redis-meter.mjs";
 import { Recorder, fmt, spread } from "./lib/stats.mjs";
 
 // ---------------------------------------------------------------------------------------
@@ -38,7 +44,7 @@ const quick = flags.has("--quick");
 const profile = flags.has("--profile");
 const heapDiffFlag = flags.has("--heap-diff");
 /** Flags followed by a value. */
-const VALUE_FLAGS = ["--rounds", "--clients", "--drain-ms", "--work-ms"];
+const VALUE_FLAGS = ["--rounds", "--clients", "--drain-ms", "--work-ms", "--connections", "--workers", "--calls", "--deadline-ms"];
 const flagValue = (name) => {
   const i = argv.indexOf(name);
   return i >= 0 ? Number(argv[i + 1]) : undefined;
@@ -70,6 +76,17 @@ const P = quick
       state: { rounds: 3, seqMs: 600, concMs: 600, inflight: 64, keys: 1000 },
       rolling: { rounds: 1, clients: 1000, rate: 2, steadyMs: 5000, settleMs: 3000, ackTimeoutMs: 10_000 },
     };
+// Scenarios 9 and 10 (issue 14): idle connections at scale, cluster calls with a frozen instance.
+P.connections = quick
+  ? { rounds: 1, connections: 2000, workers: 2, concurrency: 50, timeoutMs: 20_000, settleMs: 1000, heartbeats: 2 }
+  : { rounds: 1, connections: 50_000, workers: 4, concurrency: 200, timeoutMs: 20_000, settleMs: 3000, heartbeats: 3 };
+P.frozen = quick
+  ? { rounds: 1, calls: 10, inflight: 5, deadlineMs: 1000, usersPerInstance: 10 }
+  : { rounds: 1, calls: 50, inflight: 5, deadlineMs: 1000, usersPerInstance: 50 };
+if (flagValue("--connections")) P.connections.connections = flagValue("--connections");
+if (flagValue("--workers")) P.connections.workers = flagValue("--workers");
+if (flagValue("--calls")) P.frozen.calls = P.frozen.usersPerInstance = flagValue("--calls");
+if (flagValue("--deadline-ms")) P.frozen.deadlineMs = flagValue("--deadline-ms");
 if (roundsOverride) for (const k of Object.keys(P)) P[k].rounds = roundsOverride;
 if (flagValue("--clients")) P.rolling.clients = flagValue("--clients");
 // Absent: the server's defaults (shutdown.drainMs 2000; a handler with no extra wait).
@@ -1048,6 +1065,208 @@ async function rollingScenario(p) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Scenario 9 (issue 14): idle signed-in connections on one instance, presence on (Redis)
+
+/** Loopback source addresses handed out so far: each worker of each round gets fresh ones (no TIME_WAIT of an earlier run in the way). */
+let sourceAddresses = 0;
+function nextSourceAddress() {
+  const k = sourceAddresses++;
+  return `127.77.${Math.floor(k / 250)}.${1 + (k % 250)}`;
+}
+/** Connections per source address: below one address's ephemeral ports towards one server port (ip_local_port_range). */
+const PER_ADDRESS = 20_000;
+
+/** One side of one round of scenario 9: a server, `workers` client processes, N connections. */
+async function connectionsRound(kind, p, round) {
+  const n = p.connections;
+  const out = { kind, n };
+  let meter;
+  let server;
+  const workers = [];
+  try {
+    const prefix = `${RUN_PREFIX}conn${round}:`;
+    if (kind === "loly") meter = await startRedisMeter(REDIS_URL);
+    const proc = startChild("servers/connections.ts", {
+      env: { BENCH_OPTS: JSON.stringify({ kind, redisUrl: meter?.url, prefix }) },
+      label: `${kind} server (connections)`,
+    });
+    out.serverNofile = raiseNofile(proc.child.pid);
+    const ready = await proc.next("ready", 60_000);
+    server = { kind, proc, url: `http://127.0.0.1:${ready.port}` };
+    const per = Math.ceil(n / p.workers);
+    for (let w = 0; w < p.workers; w++) {
+      const count = Math.min(per, n - w * per);
+      if (count <= 0) break;
+      const addresses = Array.from({ length: Math.ceil(count / PER_ADDRESS) }, nextSourceAddress);
+      const gen = startChild("load/connections.mjs", {
+        env: {
+          BENCH_OPTS: JSON.stringify({
+            url: server.url,
+            first: w * per,
+            count,
+            addresses,
+            concurrency: Math.max(1, Math.round(p.concurrency / p.workers)),
+            timeoutMs: p.timeoutMs,
+          }),
+        },
+        label: `connections worker ${w} (${kind})`,
+      });
+      gen.nofile = raiseNofile(gen.child.pid);
+      gen.addresses = addresses;
+      workers.push(gen);
+    }
+    out.workerNofile = workers.map((g) => g.nofile.soft);
+    out.addresses = workers.flatMap((g) => g.addresses);
+    await Promise.all(workers.map((g) => g.next("ready", 60_000)));
+    await sleep(500);
+    const base = await server.proc.ask({ type: "heap" }, "heap", 60_000);
+    const c0 = await cpuMark(server);
+    const r0 = meter?.snapshot();
+    for (const g of workers) g.send({ type: "go" });
+    const opened = await Promise.all(workers.map((g) => g.next("opened", 60_000 + (n / 50) * 1000)));
+    const c1 = await cpuMark(server);
+    const connect = meter?.since(r0);
+    out.connected = opened.reduce((a, o) => a + o.connected, 0);
+    out.connectErrors = opened.reduce((a, o) => a + o.errors, 0);
+    out.errorKinds = {};
+    for (const o of opened) for (const [k, v] of Object.entries(o.errorKinds)) out.errorKinds[k] = (out.errorKinds[k] ?? 0) + v;
+    out.firstError = opened.map((o) => o.firstError).find(Boolean) ?? null;
+    const t0 = Math.min(...opened.map((o) => o.startedAt));
+    const t1 = Math.max(...opened.map((o) => o.lastAt));
+    out.connectMs = t1 - t0;
+    out.connectRate = out.connected / (out.connectMs / 1000);
+    out.cpuPerConnect = (c1.us - c0.us) / out.connected;
+    if (connect) {
+      out.redisPerConnect = connect.commands / out.connected;
+      out.redisBytesPerConnect = (connect.bytesUp + connect.bytesDown) / out.connected;
+      out.redisConnectByName = connect.byName;
+    }
+    progress(
+      `9 round ${round + 1} ${kind}: ${out.connected}/${n} connected in ${fmt(out.connectMs)} ms (${fmt(out.connectRate)}/s), ` +
+        `${out.connectErrors} connect errors${out.firstError ? ` (first: ${JSON.stringify(out.firstError)})` : ""}`,
+    );
+    await sleep(p.settleMs);
+    const held = await server.proc.ask({ type: "heap" }, "heap", 300_000);
+    out.serverHeld = held.engineClients;
+    out.heapPerConn = (held.heapUsed - base.heapUsed) / out.connected;
+    // null: the server was out of file descriptors and could not read /proc.
+    out.rssPerConn = held.rss === null || base.rss === null ? NaN : (held.rss - base.rss) / out.connected;
+    out.heapHeldMB = held.heapUsed / 2 ** 20;
+    out.rssHeldMB = held.rss === null ? NaN : held.rss / 2 ** 20;
+    // The idle window: whole heartbeat intervals of presence (ttlMs / 3), the connections held,
+    // in slices of one interval each (the first may still hold a one-off re-assert).
+    const windowMs = p.heartbeats * HEARTBEAT_MS;
+    const c2 = await cpuMark(server);
+    const monitored = kind === "loly" ? monitorPrefix(REDIS_URL, prefix, windowMs, HEARTBEAT_MS) : null;
+    const slices = [];
+    for (let i = 0; i < p.heartbeats; i++) {
+      const snap = meter?.snapshot();
+      await sleep(HEARTBEAT_MS);
+      if (meter) slices.push(meter.since(snap));
+    }
+    const mon = await monitored;
+    const c3 = await cpuMark(server);
+    out.idleCpuPct = ((c3.us - c2.us) / ((c3.at - c2.at) * 1000)) * 100;
+    if (meter) {
+      // Per interval: the median slice (steady state); every slice in `slices`.
+      const med = (f) => spread(slices.map(f)).median;
+      out.heartbeatCommands = med((x) => x.commands);
+      out.heartbeatBytesUp = med((x) => x.bytesUp);
+      out.heartbeatBytesDown = med((x) => x.bytesDown);
+      out.heartbeatExecuted = spread(mon.buckets).median;
+      out.slices = slices.map((x, i) => ({ commands: x.commands, byName: x.byName, bytesUp: x.bytesUp, bytesDown: x.bytesDown, executed: mon.buckets[i] }));
+      out.executedByName = mon.byName;
+    }
+    const status = await Promise.all(workers.map((g) => g.ask({ type: "status" }, "status", 30_000)));
+    out.connectedAtEnd = status.reduce((a, s) => a + s.connected, 0);
+    out.dropped = status.reduce((a, s) => a + s.dropped, 0);
+    out.drops = {};
+    for (const s of status) for (const [k, v] of Object.entries(s.drops)) out.drops[k] = (out.drops[k] ?? 0) + v;
+    out.errors = out.connectErrors + (n - out.connected - out.connectErrors) + out.dropped;
+    progress(
+      `9 round ${round + 1} ${kind}: the server holds ${out.serverHeld} connections; heap ${fmt(out.heapPerConn / 1024)} KB/conn, RSS ${fmt(out.rssPerConn / 1024)} KB/conn, ` +
+        `idle CPU ${fmt(out.idleCpuPct)}%, ${out.dropped} dropped while held` +
+        (meter ? `; per heartbeat interval: ${fmt(out.heartbeatCommands)} commands sent, ${fmt(out.heartbeatExecuted)} executed by Redis, ` +
+          `${fmt(out.heartbeatBytesUp)} B up, ${fmt(out.heartbeatBytesDown)} B down` : ""),
+    );
+    return out;
+  } finally {
+    await Promise.all(workers.map((g) => g.stop(10_000)));
+    await server?.proc.stop(30_000);
+    await meter?.close();
+  }
+}
+
+/** presence.ttlMs / 3 with Loly's default ttlMs (15000): the heartbeat interval of presence and of the connection counts. */
+const HEARTBEAT_MS = 5000;
+
+async function connectionsScenario(p) {
+  const failures = [];
+  const notes = [];
+  const results = { plain: [], loly: [] };
+  for (let round = 0; round < p.rounds; round++) {
+    for (const kind of order(round, "plain", "loly")) {
+      try {
+        const r = await connectionsRound(kind, p, round);
+        results[kind].push(r);
+        if (r.errors > 0)
+          failures.push(
+            `${kind} round ${round + 1}: ${r.connected}/${p.connections} connected, ${r.connectErrors} connect errors ${JSON.stringify(r.errorKinds)}` +
+              `${r.firstError ? ` (first after ${r.firstError.afterConnected} connected in its worker: ${r.firstError.message})` : ""}, ${r.dropped} dropped while held ${JSON.stringify(r.drops)}`,
+          );
+        const fds = r.serverNofile?.soft;
+        if (fds !== undefined && fds < p.connections + 100)
+          notes.push(
+            `${kind} round ${round + 1}: the server's open-file limit is ${fds} (hard ${r.serverNofile.hard}): ` +
+              `one descriptor per connection, so it cannot hold ${fmt(p.connections)} connections; raise it (ulimit -Hn, as root) to measure that many`,
+          );
+        if (kind === "loly")
+          notes.push(
+            `Loly round ${round + 1}: Redis commands at connect ${JSON.stringify(r.redisConnectByName)}; ` +
+              `idle, by ${HEARTBEAT_MS / 1000} s slice: ${r.slices
+                .map((x) => `${x.commands} commands sent ${JSON.stringify(x.byName)}, ${x.executed} executed, ${x.bytesUp} B up, ${x.bytesDown} B down`)
+                .join("; ")}; executed over the window (MONITOR, commands naming this run's keys, scripts' included) ${JSON.stringify(r.executedByName)}`,
+          );
+      } catch (err) {
+        failures.push(`${kind} round ${round + 1}: ${err.message}`);
+      }
+    }
+  }
+  if (results.loly[0]) notes.push(`source addresses: ${results.loly[0].addresses.join(", ")} (and as many others for plain); client workers' open-file limit ${results.loly[0].workerNofile.join(", ")}`);
+  const col = (kind, key, scale = 1) => ({
+    label: kind === "plain" ? PLAIN : `${LOLY} cluster, presence on`,
+    values: results[kind].map((r) => r[key] / scale),
+  });
+  const L = (key, scale = 1) => ({ label: `${LOLY} cluster, presence on`, values: results.loly.map((r) => r[key] / scale) });
+  const rows = [
+    row("connections open (clients' count)", "", col("plain", "connected"), col("loly", "connected"), null, { better: "higher" }),
+    row("connections the server holds (Engine.IO)", "", col("plain", "serverHeld"), col("loly", "serverHeld"), null, { better: "higher" }),
+    row("errors (connect errors, missing, dropped while held)", "", col("plain", "errors"), col("loly", "errors"), none),
+    row("heap per connection", "KB", col("plain", "heapPerConn", 1024), col("loly", "heapPerConn", 1024), le(1.1)),
+    row("RSS per connection", "KB", col("plain", "rssPerConn", 1024), col("loly", "rssPerConn", 1024), null),
+    row("connect rate", "conn/s", col("plain", "connectRate"), col("loly", "connectRate"), null, { better: "higher" }),
+    row("server CPU per connection at connect", "us", col("plain", "cpuPerConnect"), col("loly", "cpuPerConnect"), null),
+    row("server CPU busy while idle", "%", col("plain", "idleCpuPct"), col("loly", "idleCpuPct"), null),
+    row("Redis commands per connection at connect", "", NONE, L("redisPerConnect"), null),
+    row("Redis bytes per connection at connect (both ways)", "B", NONE, L("redisBytesPerConnect"), null),
+    row(`per heartbeat interval (${HEARTBEAT_MS / 1000} s, median slice): Redis commands sent`, "", NONE, L("heartbeatCommands"), null),
+    row(`per heartbeat interval: commands Redis executed (scripts' inner ones too)`, "", NONE, L("heartbeatExecuted"), null),
+    row("per heartbeat interval: bytes to Redis", "B", NONE, L("heartbeatBytesUp"), null),
+    row("per heartbeat interval: bytes from Redis", "B", NONE, L("heartbeatBytesDown"), null),
+  ];
+  return {
+    id: 9,
+    title:
+      `${fmt(p.connections)} idle signed-in websocket connections on one instance (Loly: cluster mode, presence and connection counts in Redis), ` +
+      `${p.workers} client processes, ${p.concurrency} handshakes in flight, after GC`,
+    rows,
+    failures,
+    notes,
+    raw: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Report
 
 function progress(line) {
@@ -1164,6 +1383,7 @@ const SCENARIOS = [
   { id: 5, name: "ratelimit", redis: true, run: () => ratelimitScenario(P.ratelimit) },
   { id: 6, name: "state", redis: true, run: () => stateScenario(P.state) },
   { id: 7, name: "rolling", redis: true, run: () => rollingScenario(P.rolling) },
+  { id: 9, name: "connections", redis: true, run: () => connectionsScenario(P.connections) },
 ];
 
 const unknown = selectors.filter((s) => !SCENARIOS.some((sc) => String(sc.id) === s || sc.name === s));
