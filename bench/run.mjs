@@ -16,6 +16,9 @@
  *                                   # (presence in Redis) vs bare Socket.IO; each server needs an
  *                                   # open-file limit above that (ulimit -Hn; raised to it here)
  *   pnpm bench connections --connections 19900 --workers 4  # another count / client processes
+ *   pnpm bench frozen               # scenario 10: rt.fetchSockets / revalidate / disconnectUser from one
+ *                                   # of 3 instances with another SIGSTOPped, vs redis-adapter fetchSockets
+ *   pnpm bench frozen --calls 100 --deadline-ms 3000  # calls of each, scale.commandTimeoutMs
  *
  * See docs/benchmarks.md for what each number means.
  */
@@ -1267,6 +1270,210 @@ async function connectionsScenario(p) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Scenario 10 (issue 14): cluster calls with a frozen (SIGSTOP) instance among 3
+
+/** One instance of scenario 10 (bench/servers/cluster-calls.ts), started and ready. */
+async function startCallsServer(name, opts) {
+  const proc = startChild("servers/cluster-calls.ts", { env: { BENCH_OPTS: JSON.stringify(opts) }, label: `${opts.kind} instance ${name}` });
+  const ready = await proc.next("ready", 60_000);
+  const id = opts.kind === "loly" ? (await proc.ask({ type: "instance" }, "instance", 10_000)).id : name;
+  return { name, proc, id, url: `http://127.0.0.1:${ready.port}` };
+}
+
+let callSeq = 0;
+/** One call on `server`, timed there: `{ ms, result }` or `{ ms, error }`. */
+function callOn(server, op, args, timeoutMs) {
+  const id = callSeq++;
+  return server.proc.ask({ type: "call", id, op, args }, `called-${id}`, timeoutMs);
+}
+
+/** `n` calls of `op` (`argsOf(i)`), `inflight` at a time; resolves the answers in call order. */
+async function callMany(server, op, argsOf, n, inflight, timeoutMs) {
+  const out = new Array(n);
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await callOn(server, op, argsOf(i), timeoutMs).catch((err) => ({ ms: NaN, error: `no answer over IPC: ${err.message}` }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inflight, n) }, worker));
+  return out;
+}
+
+/** What a series of calls says: latency spread, answered, with exactly `frozen` missing, within the deadline. */
+function summarizeCalls(answers, deadlineMs, frozen) {
+  const rec = new Recorder(answers.length);
+  for (const a of answers) if (Number.isFinite(a.ms)) rec.add(a.ms);
+  const s = rec.summary();
+  const ok = answers.filter((a) => a.error === undefined);
+  const exact = (m) => (frozen === null ? m.length === 0 : m.length === 1 && m[0] === frozen);
+  return {
+    calls: answers.length,
+    p50: s.p50,
+    p99: s.p99,
+    max: s.max,
+    resolved: ok.length,
+    rejected: answers.length - ok.length,
+    firstError: answers.find((a) => a.error !== undefined)?.error ?? null,
+    missingRight: ok.filter((a) => Array.isArray(a.result?.missing) && exact(a.result.missing)).length,
+    // A call resolved by its deadline: the deadline's timer fires late by the event loop's delay; 100 ms of slack.
+    byDeadline: ok.filter((a) => a.ms <= deadlineMs + 100).length,
+    overshootMax: Math.max(0, ...ok.map((a) => a.ms - deadlineMs)),
+    instances: spread(ok.map((a) => a.result?.instances)).median,
+    count: spread(ok.map((a) => a.result?.count ?? a.result?.checked ?? a.result?.disconnected)).median,
+  };
+}
+
+/** Opens `users` signed-in clients (user-0...) on each instance, one worker process per instance. */
+async function connectUsers(servers, users) {
+  const workers = servers.map((s) =>
+    startChild("load/connections.mjs", {
+      env: { BENCH_OPTS: JSON.stringify({ url: s.url, first: 0, count: users, addresses: [nextSourceAddress()], concurrency: 10, timeoutMs: 20_000 }) },
+      label: `clients of instance ${s.name}`,
+    }),
+  );
+  await Promise.all(workers.map((g) => g.next("ready", 60_000)));
+  for (const g of workers) g.send({ type: "go" });
+  const opened = await Promise.all(workers.map((g) => g.next("opened", 120_000)));
+  return { workers, connected: opened.map((o) => o.connected), errors: opened.reduce((a, o) => a + o.errors, 0) };
+}
+
+const LOLY_OPS = [
+  // all up: every instance answers; frozen: the third one is SIGSTOPped
+  { op: "fetchSockets", args: () => ({ room: "lobby" }) },
+  { op: "revalidate", args: () => ({}) },
+  // all up: users nobody has (nothing to disconnect); frozen: user-i, who has a socket on every instance
+  { op: "disconnectUser", args: (i, phase) => ({ userId: phase === "up" ? `nobody-${i}` : `user-${i}` }) },
+];
+
+async function frozenRound(p, round) {
+  const out = { loly: {}, plain: {} };
+  for (const kind of order(round, "plain", "loly")) {
+    const prefix = `${RUN_PREFIX}calls${round}${kind}:`;
+    const opts = { kind, redisUrl: REDIS_URL, prefix, deadlineMs: p.deadlineMs };
+    const servers = [];
+    let clients;
+    let frozen = null;
+    try {
+      servers.push(...(await Promise.all(["A", "B", "C"].map((name) => startCallsServer(name, opts)))));
+      const [a, , c] = servers;
+      clients = await connectUsers(servers, p.usersPerInstance);
+      out[kind].connectErrors = clients.errors;
+      const callTimeout = p.deadlineMs + 30_000;
+      const ops = kind === "loly" ? LOLY_OPS : [{ op: "fetchSockets", args: () => ({ room: "lobby" }) }];
+      if (kind === "loly") {
+        // Every instance has heard the two others (hellos at start, then every ttlMs / 3).
+        const end = Date.now() + 15_000;
+        for (;;) {
+          const r = await callOn(a, "fetchSockets", {}, callTimeout);
+          if (r.result?.instances === 3 && r.result.missing.length === 0) break;
+          if (Date.now() > end) throw new Error(`instance A hears ${r.result?.instances ?? "?"} instances, not 3`);
+          await sleep(200);
+        }
+      }
+      for (const phase of ["up", "frozen"]) {
+        if (phase === "frozen") {
+          c.proc.child.kill("SIGSTOP");
+          frozen = c;
+        }
+        for (const { op, args } of ops) {
+          const answers = await callMany(a, op, (i) => args(i, phase), p.calls, p.inflight, callTimeout);
+          const x = summarizeCalls(answers, p.deadlineMs, kind === "loly" && phase === "frozen" ? c.id : null);
+          out[kind][`${phase}:${op}`] = x;
+          progress(
+            `10 round ${round + 1} ${kind} ${phase === "up" ? "all up" : "C frozen"}, ${op} x${x.calls}: p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, ` +
+              `max ${fmt(x.max)} ms; ${x.resolved} resolved, ${x.rejected} rejected${x.firstError ? ` (${x.firstError})` : ""}` +
+              (kind === "loly" ? `, ${x.missingRight} with missing = ${phase === "up" ? "[]" : "[C]"}, ${x.byDeadline} by the deadline + 100 ms` : ""),
+          );
+        }
+      }
+      c.proc.child.kill("SIGCONT");
+      frozen = null;
+      if (kind === "loly") {
+        // C carries out what it was asked while frozen: the disconnects of user-0...user-<calls - 1>.
+        await sleep(2000);
+        const status = await Promise.all(clients.workers.map((g) => g.ask({ type: "status" }, "status", 30_000)));
+        out.loly.droppedAfterThaw = status.map((s) => s.dropped);
+        const after = await callOn(a, "fetchSockets", {}, callTimeout);
+        out.loly.afterThaw = { ms: after.ms, instances: after.result?.instances, missing: after.result?.missing };
+        progress(
+          `10 round ${round + 1} loly after SIGCONT: clients disconnected per instance A, B, C ${JSON.stringify(out.loly.droppedAfterThaw)}; ` +
+            `fetchSockets ${fmt(after.ms)} ms, ${after.result?.instances} instances, missing ${JSON.stringify(after.result?.missing)}`,
+        );
+      }
+    } finally {
+      if (frozen) frozen.proc.child.kill("SIGCONT");
+      await Promise.all((clients?.workers ?? []).map((g) => g.stop()));
+      await Promise.all(servers.map((s) => s.proc.stop(10_000)));
+    }
+  }
+  return out;
+}
+
+async function frozenScenario(p) {
+  const failures = [];
+  const notes = [];
+  const results = [];
+  for (let round = 0; round < p.rounds; round++) {
+    try {
+      const r = await frozenRound(p, round);
+      results.push(r);
+      for (const kind of ["plain", "loly"])
+        if (r[kind].connectErrors > 0) failures.push(`round ${round + 1} ${kind}: ${r[kind].connectErrors} clients did not connect`);
+      if (r.loly.droppedAfterThaw)
+        notes.push(
+          `round ${round + 1}: disconnectUser(user-i) while C was frozen disconnected ${r.loly.droppedAfterThaw.slice(0, 2).join(" and ")} clients on A and B; ` +
+            `C carried out its ${r.loly.droppedAfterThaw[2]} once thawed (SIGCONT; its answers came too late and were dropped). ` +
+            `After the thaw: fetchSockets in ${fmt(r.loly.afterThaw.ms)} ms, ${r.loly.afterThaw.instances} instances, missing ${JSON.stringify(r.loly.afterThaw.missing)}`,
+        );
+      const pf = r.plain["frozen:fetchSockets"];
+      if (pf?.firstError) notes.push(`round ${round + 1}: plain redis-adapter fetchSockets with C frozen: ${pf.rejected}/${pf.calls} rejected ("${pf.firstError}")`);
+    } catch (err) {
+      failures.push(`round ${round + 1}: ${err.message}`);
+    }
+  }
+  const v = (kind, key, field) => results.map((r) => r[kind][key]?.[field]);
+  const L = (key, field) => ({ label: `${LOLY}, 3 instances`, values: v("loly", key, field) });
+  const all = { text: `= ${p.calls} (every call)`, absolute: true, ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((x) => x === p.calls) };
+  const rows = [
+    row("all up: fetchSockets p50", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p50") }, L("up:fetchSockets", "p50"), null),
+    row("all up: fetchSockets p99", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p99") }, L("up:fetchSockets", "p99"), null),
+    row("all up: revalidate p99", "ms", NONE, L("up:revalidate", "p99"), null),
+    row("all up: disconnectUser p99", "ms", NONE, L("up:disconnectUser", "p99"), null),
+    row("C frozen: fetchSockets resolved", "", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "resolved") }, L("frozen:fetchSockets", "resolved"), all),
+    row("C frozen: fetchSockets p50 (plain: until it rejects)", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p50") }, L("frozen:fetchSockets", "p50"), null),
+    row("C frozen: fetchSockets p99", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p99") }, L("frozen:fetchSockets", "p99"), null),
+    row("C frozen: fetchSockets max", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "max") }, L("frozen:fetchSockets", "max"), null),
+  ];
+  for (const op of ["fetchSockets", "revalidate", "disconnectUser"]) {
+    const k = `frozen:${op}`;
+    if (op !== "fetchSockets") {
+      rows.push(row(`C frozen: ${op} resolved`, "", NONE, L(k, "resolved"), all));
+      rows.push(row(`C frozen: ${op} p50`, "ms", NONE, L(k, "p50"), null));
+      rows.push(row(`C frozen: ${op} p99`, "ms", NONE, L(k, "p99"), null));
+      rows.push(row(`C frozen: ${op} max`, "ms", NONE, L(k, "max"), null));
+    }
+    rows.push(row(`C frozen: ${op} with missing = [C]`, "", NONE, L(k, "missingRight"), all));
+    rows.push(row(`C frozen: ${op} resolved by the deadline + 100 ms`, "", NONE, L(k, "byDeadline"), all));
+  }
+  rows.push(
+    row("C frozen: fetchSockets sockets returned (A and B)", "", NONE, L("frozen:fetchSockets", "count"), null),
+    row("C frozen: revalidate sockets checked (A and B)", "", NONE, L("frozen:revalidate", "count"), null),
+  );
+  return {
+    id: 10,
+    title:
+      `cluster calls from instance A with instance C frozen (SIGSTOP) among 3: ${p.calls} calls of each, ${p.inflight} in flight, ` +
+      `scale.commandTimeoutMs ${p.deadlineMs} (plain: redis-adapter requestsTimeout ${p.deadlineMs}); ${p.usersPerInstance} signed-in clients per instance`,
+    rows,
+    failures,
+    notes,
+    raw: results,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
 // Report
 
 function progress(line) {
@@ -1384,6 +1591,7 @@ const SCENARIOS = [
   { id: 6, name: "state", redis: true, run: () => stateScenario(P.state) },
   { id: 7, name: "rolling", redis: true, run: () => rollingScenario(P.rolling) },
   { id: 9, name: "connections", redis: true, run: () => connectionsScenario(P.connections) },
+  { id: 10, name: "frozen", redis: true, run: () => frozenScenario(P.frozen) },
 ];
 
 const unknown = selectors.filter((s) => !SCENARIOS.some((sc) => String(sc.id) === s || sc.name === s));
