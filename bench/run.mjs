@@ -19,6 +19,7 @@
  *   pnpm bench frozen               # scenario 10: rt.fetchSockets / revalidate / disconnectUser from one
  *                                   # of 3 instances with another SIGSTOPped, vs redis-adapter fetchSockets
  *   pnpm bench frozen --calls 100 --deadline-ms 3000  # calls of each, scale.commandTimeoutMs
+ *   pnpm bench sharded              # scenario 11: 4 instances, disjoint rooms: messages received / own (sharded and classic)
  *
  * See docs/benchmarks.md for what each number means.
  */
@@ -37,6 +38,7 @@ import { startBalancer } from "./lib/balancer.mjs";
 import { raiseNofile } from "./lib/nofile.mjs";
 import { monitorPrefix, startRedisMeter } from "./lib/redis-meter.mjs";
 import { Recorder, fmt, spread } from "./lib/stats.mjs";
+import { runSharded } from "./load/sharded.mjs";
 
 // ---------------------------------------------------------------------------------------
 // Options
@@ -86,6 +88,10 @@ P.connections = quick
 P.frozen = quick
   ? { rounds: 1, calls: 10, inflight: 5, deadlineMs: 1000, usersPerInstance: 10 }
   : { rounds: 1, calls: 50, inflight: 5, deadlineMs: 1000, usersPerInstance: 50 };
+// Scenario 11 (issue 14): sharded fan-out, 4 instances with disjoint rooms.
+P.sharded = quick
+  ? { rounds: 1, instances: 4, roomsPer: 10, broadcasts: 400 }
+  : { rounds: 3, instances: 4, roomsPer: 25, broadcasts: 2000 };
 if (flagValue("--connections")) P.connections.connections = flagValue("--connections");
 if (flagValue("--workers")) P.connections.workers = flagValue("--workers");
 if (flagValue("--calls")) P.frozen.calls = P.frozen.usersPerInstance = flagValue("--calls");
@@ -1177,7 +1183,13 @@ async function connectionsRound(kind, p, round) {
       out.heartbeatBytesUp = med((x) => x.bytesUp);
       out.heartbeatBytesDown = med((x) => x.bytesDown);
       out.heartbeatExecuted = spread(mon.buckets).median;
-      out.slices = slices.map((x, i) => ({ commands: x.commands, byName: x.byName, bytesUp: x.bytesUp, bytesDown: x.bytesDown, executed: mon.buckets[i] }));
+      out.slices = slices.map((x, i) => ({
+        commands: x.commands,
+        byName: x.byName,
+        bytesUp: x.bytesUp,
+        bytesDown: x.bytesDown,
+        executed: mon.buckets[i],
+      }));
       out.executedByName = mon.byName;
     }
     const status = await Promise.all(workers.map((g) => g.ask({ type: "status" }, "status", 30_000)));
@@ -1189,8 +1201,10 @@ async function connectionsRound(kind, p, round) {
     progress(
       `9 round ${round + 1} ${kind}: the server holds ${out.serverHeld} connections; heap ${fmt(out.heapPerConn / 1024)} KB/conn, RSS ${fmt(out.rssPerConn / 1024)} KB/conn, ` +
         `idle CPU ${fmt(out.idleCpuPct)}%, ${out.dropped} dropped while held` +
-        (meter ? `; per heartbeat interval: ${fmt(out.heartbeatCommands)} commands sent, ${fmt(out.heartbeatExecuted)} executed by Redis, ` +
-          `${fmt(out.heartbeatBytesUp)} B up, ${fmt(out.heartbeatBytesDown)} B down` : ""),
+        (meter
+          ? `; per heartbeat interval: ${fmt(out.heartbeatCommands)} commands sent, ${fmt(out.heartbeatExecuted)} executed by Redis, ` +
+            `${fmt(out.heartbeatBytesUp)} B up, ${fmt(out.heartbeatBytesDown)} B down`
+          : ""),
     );
     return out;
   } finally {
@@ -1227,15 +1241,23 @@ async function connectionsScenario(p) {
           notes.push(
             `Loly round ${round + 1}: Redis commands at connect ${JSON.stringify(r.redisConnectByName)}; ` +
               `idle, by ${HEARTBEAT_MS / 1000} s slice: ${r.slices
-                .map((x) => `${x.commands} commands sent ${JSON.stringify(x.byName)}, ${x.executed} executed, ${x.bytesUp} B up, ${x.bytesDown} B down`)
-                .join("; ")}; executed over the window (MONITOR, commands naming this run's keys, scripts' included) ${JSON.stringify(r.executedByName)}`,
+                .map(
+                  (x) =>
+                    `${x.commands} commands sent ${JSON.stringify(x.byName)}, ${x.executed} executed, ${x.bytesUp} B up, ${x.bytesDown} B down`,
+                )
+                .join(
+                  "; ",
+                )}; executed over the window (MONITOR, commands naming this run's keys, scripts' included) ${JSON.stringify(r.executedByName)}`,
           );
       } catch (err) {
         failures.push(`${kind} round ${round + 1}: ${err.message}`);
       }
     }
   }
-  if (results.loly[0]) notes.push(`source addresses: ${results.loly[0].addresses.join(", ")} (and as many others for plain); client workers' open-file limit ${results.loly[0].workerNofile.join(", ")}`);
+  if (results.loly[0])
+    notes.push(
+      `source addresses: ${results.loly[0].addresses.join(", ")} (and as many others for plain); client workers' open-file limit ${results.loly[0].workerNofile.join(", ")}`,
+    );
   const col = (kind, key, scale = 1) => ({
     label: kind === "plain" ? PLAIN : `${LOLY} cluster, presence on`,
     values: results[kind].map((r) => r[key] / scale),
@@ -1274,7 +1296,10 @@ async function connectionsScenario(p) {
 
 /** One instance of scenario 10 (bench/servers/cluster-calls.ts), started and ready. */
 async function startCallsServer(name, opts) {
-  const proc = startChild("servers/cluster-calls.ts", { env: { BENCH_OPTS: JSON.stringify(opts) }, label: `${opts.kind} instance ${name}` });
+  const proc = startChild("servers/cluster-calls.ts", {
+    env: { BENCH_OPTS: JSON.stringify(opts) },
+    label: `${opts.kind} instance ${name}`,
+  });
   const ready = await proc.next("ready", 60_000);
   const id = opts.kind === "loly" ? (await proc.ask({ type: "instance" }, "instance", 10_000)).id : name;
   return { name, proc, id, url: `http://127.0.0.1:${ready.port}` };
@@ -1329,7 +1354,16 @@ function summarizeCalls(answers, deadlineMs, frozen) {
 async function connectUsers(servers, users) {
   const workers = servers.map((s) =>
     startChild("load/connections.mjs", {
-      env: { BENCH_OPTS: JSON.stringify({ url: s.url, first: 0, count: users, addresses: [nextSourceAddress()], concurrency: 10, timeoutMs: 20_000 }) },
+      env: {
+        BENCH_OPTS: JSON.stringify({
+          url: s.url,
+          first: 0,
+          count: users,
+          addresses: [nextSourceAddress()],
+          concurrency: 10,
+          timeoutMs: 20_000,
+        }),
+      },
       label: `clients of instance ${s.name}`,
     }),
   );
@@ -1384,7 +1418,9 @@ async function frozenRound(p, round) {
           progress(
             `10 round ${round + 1} ${kind} ${phase === "up" ? "all up" : "C frozen"}, ${op} x${x.calls}: p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms, ` +
               `max ${fmt(x.max)} ms; ${x.resolved} resolved, ${x.rejected} rejected${x.firstError ? ` (${x.firstError})` : ""}` +
-              (kind === "loly" ? `, ${x.missingRight} with missing = ${phase === "up" ? "[]" : "[C]"}, ${x.byDeadline} by the deadline + 100 ms` : ""),
+              (kind === "loly"
+                ? `, ${x.missingRight} with missing = ${phase === "up" ? "[]" : "[C]"}, ${x.byDeadline} by the deadline + 100 ms`
+                : ""),
           );
         }
       }
@@ -1428,23 +1464,66 @@ async function frozenScenario(p) {
             `After the thaw: fetchSockets in ${fmt(r.loly.afterThaw.ms)} ms, ${r.loly.afterThaw.instances} instances, missing ${JSON.stringify(r.loly.afterThaw.missing)}`,
         );
       const pf = r.plain["frozen:fetchSockets"];
-      if (pf?.firstError) notes.push(`round ${round + 1}: plain redis-adapter fetchSockets with C frozen: ${pf.rejected}/${pf.calls} rejected ("${pf.firstError}")`);
+      if (pf?.firstError)
+        notes.push(
+          `round ${round + 1}: plain redis-adapter fetchSockets with C frozen: ${pf.rejected}/${pf.calls} rejected ("${pf.firstError}")`,
+        );
     } catch (err) {
       failures.push(`round ${round + 1}: ${err.message}`);
     }
   }
   const v = (kind, key, field) => results.map((r) => r[kind][key]?.[field]);
   const L = (key, field) => ({ label: `${LOLY}, 3 instances`, values: v("loly", key, field) });
-  const all = { text: `= ${p.calls} (every call)`, absolute: true, ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((x) => x === p.calls) };
+  const all = {
+    text: `= ${p.calls} (every call)`,
+    absolute: true,
+    ok: (_r, row) => row.subjectValues.length > 0 && row.subjectValues.every((x) => x === p.calls),
+  };
   const rows = [
-    row("all up: fetchSockets p50", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p50") }, L("up:fetchSockets", "p50"), null),
-    row("all up: fetchSockets p99", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p99") }, L("up:fetchSockets", "p99"), null),
+    row(
+      "all up: fetchSockets p50",
+      "ms",
+      { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p50") },
+      L("up:fetchSockets", "p50"),
+      null,
+    ),
+    row(
+      "all up: fetchSockets p99",
+      "ms",
+      { label: "redis-adapter fetchSockets", values: v("plain", "up:fetchSockets", "p99") },
+      L("up:fetchSockets", "p99"),
+      null,
+    ),
     row("all up: revalidate p99", "ms", NONE, L("up:revalidate", "p99"), null),
     row("all up: disconnectUser p99", "ms", NONE, L("up:disconnectUser", "p99"), null),
-    row("C frozen: fetchSockets resolved", "", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "resolved") }, L("frozen:fetchSockets", "resolved"), all),
-    row("C frozen: fetchSockets p50 (plain: until it rejects)", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p50") }, L("frozen:fetchSockets", "p50"), null),
-    row("C frozen: fetchSockets p99", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p99") }, L("frozen:fetchSockets", "p99"), null),
-    row("C frozen: fetchSockets max", "ms", { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "max") }, L("frozen:fetchSockets", "max"), null),
+    row(
+      "C frozen: fetchSockets resolved",
+      "",
+      { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "resolved") },
+      L("frozen:fetchSockets", "resolved"),
+      all,
+    ),
+    row(
+      "C frozen: fetchSockets p50 (plain: until it rejects)",
+      "ms",
+      { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p50") },
+      L("frozen:fetchSockets", "p50"),
+      null,
+    ),
+    row(
+      "C frozen: fetchSockets p99",
+      "ms",
+      { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "p99") },
+      L("frozen:fetchSockets", "p99"),
+      null,
+    ),
+    row(
+      "C frozen: fetchSockets max",
+      "ms",
+      { label: "redis-adapter fetchSockets", values: v("plain", "frozen:fetchSockets", "max") },
+      L("frozen:fetchSockets", "max"),
+      null,
+    ),
   ];
   for (const op of ["fetchSockets", "revalidate", "disconnectUser"]) {
     const k = `frozen:${op}`;
@@ -1565,6 +1644,51 @@ function machine() {
 // ---------------------------------------------------------------------------------------
 // Main
 
+// ---------------------------------------------------------------------------------------
+// Scenario 11 (issue 14): sharded fan-out, 4 instances with disjoint rooms (bench/load/sharded.mjs)
+
+async function shardedScenario(p) {
+  const failures = [];
+  const worst = { "plain-sharded": [], "loly-sharded": [], "plain-classic": [], "loly-classic": [] };
+  for (let round = 0; round < p.rounds; round++) {
+    for (const kind of Object.keys(worst)) {
+      try {
+        const r = await runSharded(kind, { redisUrl: REDIS_URL, prefix: `${RUN_PREFIX}sharded${round}:`, ...p });
+        worst[kind].push(r.worst);
+        const short = r.rows.filter((x) => x.ticks < x.own).length;
+        if (short > 0)
+          failures.push(`round ${round + 1} ${kind}: ${short} instances' sockets got fewer broadcasts than sent to their rooms`);
+      } catch (err) {
+        failures.push(`round ${round + 1} ${kind}: ${err.message}`);
+      }
+    }
+  }
+  const col = (kind, label) => ({ label, values: worst[kind] });
+  return {
+    id: 11,
+    title:
+      `sharded fan-out: ${p.instances} instances, ${p.roomsPer} rooms each (no room on two), each instance broadcasting ${p.broadcasts} times ` +
+      "round robin over every room; pub/sub messages an instance's subscriber received / broadcasts for its own rooms (worst instance)",
+    rows: [
+      row(
+        "sharded pub/sub",
+        "x",
+        col("plain-sharded", "redis-adapter createShardedAdapter (dynamic)"),
+        col("loly-sharded", `${LOLY} pubsub: "sharded"`),
+        atMost(1.1, "<= 1.1x"),
+      ),
+      row(
+        "classic pub/sub",
+        "x",
+        col("plain-classic", "redis-adapter createAdapter"),
+        col("loly-classic", `${LOLY} pubsub: "classic"`),
+        null,
+      ),
+    ],
+    failures,
+  };
+}
+
 const SCENARIOS = [
   {
     id: 1,
@@ -1592,6 +1716,7 @@ const SCENARIOS = [
   { id: 7, name: "rolling", redis: true, run: () => rollingScenario(P.rolling) },
   { id: 9, name: "connections", redis: true, run: () => connectionsScenario(P.connections) },
   { id: 10, name: "frozen", redis: true, run: () => frozenScenario(P.frozen) },
+  { id: 11, name: "sharded", redis: true, run: () => shardedScenario(P.sharded) },
 ];
 
 const unknown = selectors.filter((s) => !SCENARIOS.some((sc) => String(sc.id) === s || sc.name === s));
