@@ -19,6 +19,7 @@ export type {
   RouteEventResult,
   RouteUser,
   RouteEmits,
+  RoutePresenceBroadcast,
   EmitSchemas,
   EmitPayloads,
 } from "./route.js";
@@ -82,7 +83,17 @@ export type {
   RateLimitDecision,
   TokenBucketSpec,
 } from "./ratelimit.js";
-export type { PresenceBackend, PresenceEntry, ConnectionCounter, WssPresence } from "./presence.js";
+export { PRESENCE_EVENT } from "./presence.js";
+export type {
+  PresenceBackend,
+  PresenceEntry,
+  PresenceExpiry,
+  ConnectionCounter,
+  WssPresence,
+  WssPresenceOptions,
+  PresenceDiff,
+  PresenceSnapshot,
+} from "./presence.js";
 export type { LolyLogger, LogFn, WssMetrics, MetricLabels } from "./logger.js";
 
 // Configuration

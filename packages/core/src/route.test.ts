@@ -38,3 +38,29 @@ describe("defineWssRoute: emits", () => {
     }
   });
 });
+
+describe("defineWssRoute: presence", () => {
+  it("keeps the option on the route", () => {
+    const route = defineWssRoute({ presence: { broadcast: true }, events: {} });
+    expect(route.presence).toEqual({ broadcast: true });
+    expect(defineWssRoute({ events: {} }).presence).toBeUndefined();
+  });
+
+  it("refuses a presence option that is not { broadcast: boolean }, naming the key", () => {
+    expect(refusal({ presence: true, events: {} })).toBe("defineWssRoute: route.presence: must be an object like { broadcast: true }");
+    expect(refusal({ presence: { broadcast: "yes" }, events: {} })).toBe(
+      'defineWssRoute: route.presence.broadcast: must be a boolean (got "yes")',
+    );
+    expect(refusal({ presence: { broadcst: true }, events: {} })).toBe(
+      "defineWssRoute: route.presence.broadcst: unknown key; allowed: broadcast",
+    );
+  });
+
+  it("reserves every __loly: event name, the presence request included", () => {
+    for (const name of ["__loly:presence", "__loly:error", "__loly:anything"]) {
+      expect(refusal({ events: { [name]: () => null } })).toBe(
+        `defineWssRoute: route.events.${name}: "${name}" is reserved; use onConnect/onDisconnect or another name`,
+      );
+    }
+  });
+});

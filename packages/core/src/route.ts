@@ -3,6 +3,7 @@ import type { RateLimitCfg } from "./ratelimit.js";
 import { isWssSchema, type InferSchemaInput, type InferSchemaOutput, type WssSchema } from "./schema.js";
 import { LolyError } from "./errors.js";
 import { RATE_LIMIT_BOUNDS, rateLimitProblems } from "./config/rate-limit.js";
+import type { WssPresenceOptions } from "./presence.js";
 
 /** An event handler. Its (awaited) return value answers the client's acknowledgement. */
 export type WssHandler<TData = unknown, TUser = unknown, TResult = unknown, TEmits extends object = EmitMap> = (
@@ -52,13 +53,14 @@ export type WssEventEntry<TSchema = undefined, TUser = unknown, TResult = unknow
 /**
  * What `defineWssRoute` accepts. `TSchemas` maps each event to its schema type, `TResults`
  * each event to its handler's result (before awaiting), `TEmits` each event the server sends
- * to its schema (`emits`; without it, any event).
+ * to its schema (`emits`; without it, any event), `TPresence` the `presence` option as written.
  */
 export interface WssRouteDefinition<
   TUser = unknown,
   TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TEmits extends EmitSchemas = EmitSchemas,
+  TPresence extends WssPresenceOptions | undefined = WssPresenceOptions | undefined,
 > {
   /** Who is connecting. Runs once per connection, before `onConnect`. */
   auth?: AuthFn<TUser>;
@@ -75,6 +77,14 @@ export interface WssRouteDefinition<
    * emits: { said: z.object({ from: z.string(), text: z.string() }) }
    */
   emits?: TEmits;
+  /**
+   * Live presence: `{ broadcast: true }` pushes `__loly:presence` `{ room, joined }` /
+   * `{ room, left }` to a room's members when a user's first socket joins it and when their
+   * last one leaves it (cluster-wide, once per change, a stopped instance's users included),
+   * and answers a member's `__loly:presence` request `{ room }` with `{ room, users }`.
+   * See {@link WssPresenceOptions}.
+   */
+  presence?: TPresence & { [K in Exclude<keyof TPresence, keyof WssPresenceOptions>]: never };
   // `NoInfer`: the emits are inferred from `emits` alone, never from how handlers are typed.
   onConnect?: ConnectionHook<TUser, NoInfer<EmitPayloads<TEmits>>>;
   onDisconnect?: ConnectionHook<TUser, NoInfer<EmitPayloads<TEmits>>>;
@@ -91,20 +101,21 @@ export const ROUTE_BRAND: unique symbol = Symbol.for("loly-rt.route") as never;
 /**
  * A route, as `defineWssRoute` returns it. The type parameters carry what the client infers:
  * `TUser` from `auth`, `TSchemas` the schema of each event, `TResults` what each handler
- * returns, `TEmits` the schema of each event the server sends.
+ * returns, `TEmits` the schema of each event the server sends, `TPresence` its `presence` option.
  */
 export interface WssRoute<
   TUser = unknown,
   TSchemas extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TResults extends Record<PropertyKey, unknown> = Record<string, unknown>,
   TEmits extends EmitSchemas = EmitSchemas,
-> extends WssRouteDefinition<TUser, TSchemas, TResults, TEmits> {
+  TPresence extends WssPresenceOptions | undefined = WssPresenceOptions | undefined,
+> extends WssRouteDefinition<TUser, TSchemas, TResults, TEmits, TPresence> {
   readonly [ROUTE_BRAND]: true;
 }
 
 /** Any route. */
 // biome-ignore lint/suspicious/noExplicitAny: the type every route is assignable to, whatever its user, schemas, results and emits
-export type AnyWssRoute = WssRoute<any, any, any, any>;
+export type AnyWssRoute = WssRoute<any, any, any, any, any>;
 
 /** Event names of a route (`string` for a route whose type is unknown). */
 export type RouteEventName<R> = R extends WssRoute<infer _U, infer S, infer Res, infer _E> ? Extract<keyof S | keyof Res, string> : string;
@@ -143,10 +154,24 @@ export type RouteUser<R> = R extends WssRoute<infer U, infer _S, infer _Res, inf
 export type RouteEmits<R> =
   R extends WssRoute<infer _U, infer _S, infer _Res, infer E> ? (0 extends 1 & E ? EmitMap : EmitPayloads<E>) : EmitMap;
 
-const ROUTE_KEYS = new Set(["auth", "requireAuth", "emits", "onConnect", "onDisconnect", "events"]);
+/**
+ * `true` when the route pushes live presence (`presence: { broadcast: true }`), or when its
+ * type is unknown; what makes `lolySocket<typeof route>().presence(room)` available.
+ */
+export type RoutePresenceBroadcast<R> =
+  R extends WssRoute<infer _U, infer _S, infer Res, infer _E, infer P>
+    ? 0 extends 1 & Res
+      ? true
+      : P extends { broadcast: true }
+        ? true
+        : false
+    : true;
+
+const ROUTE_KEYS = new Set(["auth", "requireAuth", "emits", "presence", "onConnect", "onDisconnect", "events"]);
+const PRESENCE_KEYS = new Set(["broadcast"]);
 const EVENT_KEYS = new Set(["schema", "guard", "rateLimit", "requireAuth", "handler"]);
 const RATE_KEYS = new Set(["eventsPerSecond", "burst", "scope"]);
-/** Event names socket.io reserves or Loly uses itself. */
+/** Event names socket.io reserves or Loly uses itself (and every `__loly:*` name). */
 const RESERVED_EVENTS = new Set([
   "connect",
   "connect_error",
@@ -174,6 +199,14 @@ function checkRateLimit(where: string, value: unknown): void {
   const { key } = problem;
   const must = key === "scope" ? '"socket", "ip" or "user"' : `a number ${RATE_LIMIT_BOUNDS[key]}`;
   fail(`${where}.${key}`, `must be ${must} (got ${JSON.stringify(problem.value)})`);
+}
+
+function checkPresence(where: string, value: unknown): void {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(where, "must be an object like { broadcast: true }");
+  for (const [key, v] of Object.entries(value)) {
+    if (!PRESENCE_KEYS.has(key)) fail(`${where}.${key}`, `unknown key; allowed: ${[...PRESENCE_KEYS].join(", ")}`);
+    if (typeof v !== "boolean") fail(`${where}.${key}`, `must be a boolean (got ${JSON.stringify(v)})`);
+  }
 }
 
 function checkEmits(where: string, emits: unknown): void {
@@ -209,6 +242,7 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
     fail(`${label}.requireAuth`, "needs an `auth` hook that returns the user (nobody could ever connect)");
   }
   if (d.emits !== undefined) checkEmits(`${label}.emits`, d.emits);
+  if (d.presence !== undefined) checkPresence(`${label}.presence`, d.presence);
   const events = d.events;
   if (events === undefined) fail(`${label}.events`, "is required: add `events: {}` (it may be empty)");
   if (typeof events !== "object" || events === null || Array.isArray(events)) {
@@ -221,7 +255,8 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
   }
   for (const [name, entry] of Object.entries(events as Record<string, unknown>)) {
     const where = `${label}.events.${name}`;
-    if (RESERVED_EVENTS.has(name)) fail(where, `"${name}" is reserved; use onConnect/onDisconnect or another name`);
+    if (RESERVED_EVENTS.has(name) || name.startsWith("__loly:"))
+      fail(where, `"${name}" is reserved; use onConnect/onDisconnect or another name`);
     if (typeof entry === "function") continue;
     if (typeof entry !== "object" || entry === null) fail(where, "must be a handler function or { handler, schema?, guard?, rateLimit? }");
     const e = entry as Record<string, unknown>;
@@ -243,6 +278,9 @@ export function assertWssRouteDefinition(def: unknown, label = "route"): asserts
  * structure at once and keeps the types: `ctx.data` is each schema's output, `ctx.user`
  * what `auth` returns (`null` without `auth`), and the route's type records each event's
  * schema and handler result for `@loly-rt/client`.
+ *
+ * `presence: { broadcast: true }` is kept in the route's type, so that the client offers
+ * `presence(room)`.
  *
  * Write `auth` before `events`: TypeScript infers the user from `auth` in source order, so
  * an `auth: (ctx) => ...` written after handlers that read `ctx.user` is an error (unless
@@ -269,9 +307,17 @@ export function defineWssRoute<
   TResults extends Record<PropertyKey, unknown> = {},
   // Without `emits`, any event: the loose default.
   TEmits extends EmitSchemas = EmitSchemas,
->(definition: WssRouteDefinition<TUser, TSchemas, TResults, TEmits>): WssRoute<TUser, TSchemas, TResults, TEmits> {
+  // The route's `presence` option as written (`{ broadcast: true }` keeps its literal for the client).
+  TPresence extends WssPresenceOptions | undefined = undefined,
+>(definition: WssRouteDefinition<TUser, TSchemas, TResults, TEmits, TPresence>): WssRoute<TUser, TSchemas, TResults, TEmits, TPresence> {
   assertWssRouteDefinition(definition);
-  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<TUser, TSchemas, TResults, TEmits>;
+  return Object.freeze(Object.assign({}, definition, { [ROUTE_BRAND]: true as const })) as WssRoute<
+    TUser,
+    TSchemas,
+    TResults,
+    TEmits,
+    TPresence
+  >;
 }
 
 /** True for a route from any copy of `@loly-rt/core` (brand), or any object shaped like one. */

@@ -8,6 +8,7 @@ import { once } from "node:events";
 import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import type { PresenceExpiry } from "@loly-rt/core";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnTsFixture } from "../../../tests/setup/child.js";
@@ -123,6 +124,42 @@ describe("SIGKILL of an instance", () => {
       expect(await survivor.users("/chat")).toEqual(["stays"]);
     } finally {
       await survivor.close();
+    }
+  });
+
+  it("its users' departures are reported once cluster-wide, within ttlMs, to the survivor that dropped it", async () => {
+    // Two survivors listen; one of them also has "stays" in the room, who is on the victim too.
+    const a = createRedisPresence({ redis, prefix, ttlMs: TTL_MS });
+    const b = createRedisPresence({ redis, prefix, ttlMs: TTL_MS });
+    const reports: Array<PresenceExpiry & { to: string; at: number }> = [];
+    a.onExpired?.((list) => reports.push(...list.map((e) => ({ ...e, to: "a", at: performance.now() }))));
+    b.onExpired?.((list) => reports.push(...list.map((e) => ({ ...e, to: "b", at: performance.now() }))));
+    try {
+      await a.add({ namespace: "/chat", socketId: "local-2", userId: "stays" });
+      await a.join("/chat", "local-2", "lobby");
+      for (let round = 0; round < 3; round++) {
+        reports.length = 0;
+        const victims = [`e${round}-a`, `e${round}-b`];
+        const { child } = await spawnInstance({ USERS: [...victims, "stays"].join(","), IP: "0.0.0.0", CONNECTIONS: "0" });
+        expect((await a.users("/chat", "lobby")).sort()).toEqual([...victims, "stays"].sort());
+        await new Promise((r) => setTimeout(r, (round * TTL_MS) / 7));
+        const killedAt = await sigkill(child);
+        await eventually(() => reports.length >= victims.length, TTL_MS * 4);
+        const ms = Math.max(...reports.map((r) => r.at - killedAt));
+        console.log(`[presence] SIGKILL round ${round + 1}: departures reported after ${Math.round(ms)} ms (ttlMs ${TTL_MS})`);
+        expect(ms).toBeLessThanOrEqual(TTL_MS + MARGIN_MS);
+        // Nothing more comes (another heartbeat period of both survivors and more).
+        await new Promise((r) => setTimeout(r, TTL_MS / 2));
+        expect(
+          reports.map(({ namespace, room, userId }) => ({ namespace, room, userId })).sort((x, y) => x.userId.localeCompare(y.userId)),
+        ).toEqual(victims.map((userId) => ({ namespace: "/chat", room: "lobby", userId })));
+        // Each departure reported once, by one of the survivors.
+        expect(new Set(reports.map((r) => `${r.userId}`)).size).toBe(reports.length);
+        expect(await b.users("/chat", "lobby")).toEqual(["stays"]);
+      }
+    } finally {
+      await a.close();
+      await b.close();
     }
   });
 

@@ -56,3 +56,48 @@ local function claim(base, k)
   if redis.call('SREM', base .. ':old', k) == 1 then redis.call('UNLINK', k) end
 end
 `;
+
+/**
+ * How long data keys live after their last write or renewal: twice `ttl`. An instance's
+ * deadline (what readers go by) is `ttl` after its heartbeat; its keys outlive it, so that a
+ * surviving instance can still read what a stopped one held when it drops it (and report who
+ * left with it: {@link REAP_FUNCTIONS}). A survivor drops them right after the deadline.
+ */
+export const KEEP = `
+local function keep_ms(ttl) return ttl * 2 end
+`;
+
+/**
+ * Live presence: who holds a user in a room hash (`r:` suffix) on the other instances.
+ * `all` is `ZRANGE instances 0 -1 WITHSCORES` (id, deadline, ...); `skip` the instance asking.
+ *
+ * - `held_live`: a live instance (deadline not passed) other than `skip` has `user` there.
+ * - `gone_everywhere`: no live instance other than `skip` has `user` there; then its entries
+ *   on instances whose deadline passed (not dropped yet) are deleted as well, so that the
+ *   instance that drops them does not report the same user leaving again.
+ *
+ * A room transition is decided in the script that makes it, so two instances never both
+ * report it: a join is the user's first socket in the room when no live instance had them;
+ * a leave their last when none has them any more.
+ */
+export const HOLDERS = `
+local function registered(root)
+  return redis.call('ZRANGE', root .. 'instances', 0, -1, 'WITHSCORES')
+end
+local function held_live(root, all, skip, suffix, user, now)
+  for i = 1, #all, 2 do
+    local other = all[i]
+    if other ~= skip and tonumber(all[i + 1]) >= now
+      and redis.call('HEXISTS', root .. 'i:' .. other .. ':' .. suffix, user) == 1 then return true end
+  end
+  return false
+end
+local function gone_everywhere(root, all, skip, suffix, user, now)
+  if held_live(root, all, skip, suffix, user, now) then return false end
+  for i = 1, #all, 2 do
+    local other = all[i]
+    if other ~= skip and tonumber(all[i + 1]) < now then redis.call('HDEL', root .. 'i:' .. other .. ':' .. suffix, user) end
+  end
+  return true
+end
+`;

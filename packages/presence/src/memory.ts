@@ -2,10 +2,13 @@ import type { ConnectionCounter, PresenceBackend, PresenceEntry } from "@loly-rt
 import { CounterModel, PresenceModel } from "./model.js";
 
 const done: Promise<void> = Promise.resolve();
+const yes: Promise<boolean> = Promise.resolve(true);
+const no: Promise<boolean> = Promise.resolve(false);
 
 /**
  * In-process presence for a single instance: everything lives in maps, answers are
- * immediate and nothing expires (a stopped process takes its presence with it).
+ * immediate and nothing expires (a stopped process takes its presence with it). `join`
+ * resolves `true` for a user's first socket in a room, `leave` and `remove` report their last.
  * Use {@link createRedisPresence} when several instances serve one application.
  *
  * @example
@@ -20,17 +23,14 @@ export function createMemoryPresence(): PresenceBackend {
       model.add(entry);
       return done;
     },
-    remove(namespace: string, socketId: string): Promise<void> {
-      model.remove(namespace, socketId);
-      return done;
+    remove(namespace: string, socketId: string): Promise<string[]> {
+      return Promise.resolve(model.remove(namespace, socketId));
     },
-    join(namespace: string, socketId: string, room: string): Promise<void> {
-      model.join(namespace, socketId, room);
-      return done;
+    join(namespace: string, socketId: string, room: string): Promise<boolean> {
+      return model.join(namespace, socketId, room) ? yes : no;
     },
-    leave(namespace: string, socketId: string, room: string): Promise<void> {
-      model.leave(namespace, socketId, room);
-      return done;
+    leave(namespace: string, socketId: string, room: string): Promise<boolean> {
+      return model.leave(namespace, socketId, room) ? yes : no;
     },
     users(namespace: string, room?: string): Promise<string[]> {
       return Promise.resolve(model.users(namespace, room));

@@ -42,6 +42,16 @@ export function roomSuffix(namespace: string, room: string): string {
   return `r:${namespace.length}:${namespace}:${room}`;
 }
 
+/** The namespace and room of a {@link roomSuffix}, or `null` for another suffix. */
+export function parseRoomSuffix(suffix: string): { namespace: string; room: string } | null {
+  const m = /^r:(\d+):/.exec(suffix);
+  if (m === null) return null;
+  const start = m[0].length;
+  const end = start + Number(m[1]);
+  if (end >= suffix.length || suffix[end] !== ":") return null;
+  return { namespace: suffix.slice(start, end), room: suffix.slice(end + 1) };
+}
+
 /**
  * The sockets of one instance: the whole state of the memory backend and the local mirror
  * of the Redis backend (which rewrites Redis from it after an outage). Every mutation can
@@ -73,13 +83,15 @@ export class PresenceModel {
     out?.push(usersSuffix(namespace), userId, JSON.stringify(socketList(sockets)));
   }
 
-  remove(namespace: string, socketId: string, out?: ChangeList): void {
+  /** Returns the rooms this instance no longer has the socket's user in (their last socket here). */
+  remove(namespace: string, socketId: string, out?: ChangeList): string[] {
     const ns = this.namespaces.get(namespace);
     const entry = ns?.sockets.get(socketId);
-    if (!ns || entry === undefined) return;
+    if (!ns || entry === undefined) return [];
     const userId = userOf(entry);
     const rooms = roomsOf(entry);
-    if (rooms) for (const room of rooms) this.dropFromRoom(ns, namespace, room, userId, out);
+    const emptied: string[] = [];
+    if (rooms) for (const room of rooms) if (this.dropFromRoom(ns, namespace, room, userId, out)) emptied.push(room);
     ns.sockets.delete(socketId);
     const sockets = ns.users.get(userId);
     if (sockets !== undefined) {
@@ -94,19 +106,21 @@ export class PresenceModel {
       out?.push(usersSuffix(namespace), userId, left === undefined ? "" : JSON.stringify(socketList(left)));
     }
     if (ns.sockets.size === 0) this.namespaces.delete(namespace);
+    return emptied;
   }
 
-  join(namespace: string, socketId: string, room: string, out?: ChangeList): void {
+  /** Returns true when the socket's user was not in the room on this instance before. */
+  join(namespace: string, socketId: string, room: string, out?: ChangeList): boolean {
     const ns = this.namespaces.get(namespace);
     const entry = ns?.sockets.get(socketId);
-    if (!ns || entry === undefined) return;
+    if (!ns || entry === undefined) return false;
     let record: SocketInRooms;
     if (typeof entry === "string") {
       record = { userId: entry, rooms: new Set() };
       ns.sockets.set(socketId, record);
     } else record = entry;
     const rooms = (record.rooms ??= new Set());
-    if (rooms.has(room)) return;
+    if (rooms.has(room)) return false;
     rooms.add(room);
     let members = ns.rooms.get(room);
     if (!members) {
@@ -116,15 +130,17 @@ export class PresenceModel {
     const count = (members.get(record.userId) ?? 0) + 1;
     members.set(record.userId, count);
     out?.push(roomSuffix(namespace, room), record.userId, String(count));
+    return count === 1;
   }
 
-  leave(namespace: string, socketId: string, room: string, out?: ChangeList): void {
+  /** Returns true when this was the user's last socket in the room on this instance. */
+  leave(namespace: string, socketId: string, room: string, out?: ChangeList): boolean {
     const ns = this.namespaces.get(namespace);
     const entry = ns?.sockets.get(socketId);
-    if (!ns || entry === undefined) return;
+    if (!ns || entry === undefined) return false;
     const rooms = roomsOf(entry);
-    if (!rooms?.delete(room)) return;
-    this.dropFromRoom(ns, namespace, room, userOf(entry), out);
+    if (!rooms?.delete(room)) return false;
+    return this.dropFromRoom(ns, namespace, room, userOf(entry), out);
   }
 
   users(namespace: string, room?: string): string[] {
@@ -161,9 +177,10 @@ export class PresenceModel {
     this.namespaces.clear();
   }
 
-  private dropFromRoom(ns: NamespaceState, namespace: string, room: string, userId: string, out?: ChangeList): void {
+  /** Returns true when the user has no socket left in the room. */
+  private dropFromRoom(ns: NamespaceState, namespace: string, room: string, userId: string, out?: ChangeList): boolean {
     const members = ns.rooms.get(room);
-    if (!members) return;
+    if (!members) return false;
     const count = (members.get(userId) ?? 1) - 1;
     if (count > 0) members.set(userId, count);
     else {
@@ -171,6 +188,7 @@ export class PresenceModel {
       if (members.size === 0) ns.rooms.delete(room);
     }
     out?.push(roomSuffix(namespace, room), userId, count > 0 ? String(count) : "");
+    return count <= 0;
   }
 }
 

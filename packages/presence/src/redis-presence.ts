@@ -1,6 +1,6 @@
-import type { PresenceBackend, PresenceEntry } from "@loly-rt/core";
+import type { PresenceBackend, PresenceEntry, PresenceExpiry } from "@loly-rt/core";
 import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
-import { PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
+import { parseRoomSuffix, PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
 import { cursorOf } from "./lua.js";
 import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS, USERS_PAGE } from "./scripts.js";
@@ -48,6 +48,7 @@ const usersPageScript = luaScript(USERS_PAGE);
 const socketsScript = luaScript(SOCKETS);
 const onlineScript = luaScript(ONLINE);
 const done: Promise<void> = Promise.resolve();
+const no: Promise<boolean> = Promise.resolve(false);
 
 /**
  * Cluster-wide, crash-safe presence in Redis.
@@ -59,6 +60,15 @@ const done: Promise<void> = Promise.resolve();
  * write that fails still updates the mirror, and the next heartbeat after Redis answers
  * again (or reconnects) rewrites this instance's entries from it, as it also does when
  * they expired or Redis lost them. Writes reject when Redis does; bound them with a timeout.
+ *
+ * Room transitions are decided in the write scripts: `join` resolves `true` when no live
+ * instance had the user in the room, `leave`/`remove` report the rooms no live instance has
+ * them in any more, and the heartbeat that drops a stopped instance (right after its
+ * deadline, `ttlMs` after its last heartbeat) reports its users that no live instance has in
+ * those rooms to `onExpired`: once cluster-wide, on the instance that dropped them. Counting
+ * round trips, that is no command more: the answer comes from the write's own reply. Data
+ * keys live `2 * ttlMs` after their last renewal (readers still ignore an instance past its
+ * deadline), so that the survivor can read who was there when it drops them.
  *
  * No script call grows with what an instance holds (Redis runs one at a time): the heartbeat
  * renews a page of keys per call, a re-assert sends its bounded calls in one go, a socket
@@ -75,7 +85,20 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
   const model = new PresenceModel();
   const registry = openRegistry("createRedisPresence", options, "presence", "presence", (out) => model.snapshot(out));
   const { root, id: instanceId } = registry;
-  const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out));
+  const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out).then(() => undefined));
+  /** A join's or leave's single room write: whether it was the user's first (`sign` 1) or last (-1) entry in the room cluster-wide. */
+  const transition = (out: ChangeList, sign: 1 | -1): Promise<boolean> =>
+    out.length === 0 ? no : registry.write(out).then((made) => made.some((n) => Math.sign(n) === sign));
+  const expiryListeners = new Set<(expired: PresenceExpiry[]) => void>();
+  const onReaped = (pairs: string[]): void => {
+    const expired: PresenceExpiry[] = [];
+    for (let i = 0; i + 1 < pairs.length; i += 2) {
+      const where = parseRoomSuffix(pairs[i] as string);
+      if (where !== null) expired.push({ namespace: where.namespace, room: where.room, userId: pairs[i + 1] as string });
+    }
+    if (expired.length === 0) return;
+    for (const listener of expiryListeners) listener(expired);
+  };
   /** The union of `suffix`'s fields on `instances`, a page per call. */
   const readPages = async (instances: string[], suffix: string): Promise<string[]> => {
     const seen = new Set<string>();
@@ -99,23 +122,40 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
       model.add(entry, out);
       return write(out);
     },
-    remove(namespace: string, socketId: string): Promise<void> {
-      if (registry.closed) return done;
+    remove(namespace: string, socketId: string): Promise<string[]> {
+      if (registry.closed) return Promise.resolve([]);
       const out: ChangeList = [];
       model.remove(namespace, socketId, out);
-      return write(out);
+      if (out.length === 0) return Promise.resolve([]);
+      return registry.write(out).then((made) => {
+        const rooms: string[] = [];
+        for (const n of made) {
+          if (n >= 0) continue;
+          const where = parseRoomSuffix(out[(-n - 1) * 3] as string);
+          if (where !== null) rooms.push(where.room);
+        }
+        return rooms;
+      });
     },
-    join(namespace: string, socketId: string, room: string): Promise<void> {
-      if (registry.closed) return done;
+    join(namespace: string, socketId: string, room: string): Promise<boolean> {
+      if (registry.closed) return no;
       const out: ChangeList = [];
       model.join(namespace, socketId, room, out);
-      return write(out);
+      return transition(out, 1);
     },
-    leave(namespace: string, socketId: string, room: string): Promise<void> {
-      if (registry.closed) return done;
+    leave(namespace: string, socketId: string, room: string): Promise<boolean> {
+      if (registry.closed) return no;
       const out: ChangeList = [];
       model.leave(namespace, socketId, room, out);
-      return write(out);
+      return transition(out, -1);
+    },
+    onExpired(listener: (expired: PresenceExpiry[]) => void): () => void {
+      expiryListeners.add(listener);
+      registry.onReaped = onReaped;
+      return () => {
+        expiryListeners.delete(listener);
+        if (expiryListeners.size === 0) registry.onReaped = undefined;
+      };
     },
     users(namespace: string, room?: string): Promise<string[]> {
       const suffix = room === undefined ? usersSuffix(namespace) : roomSuffix(namespace, room);

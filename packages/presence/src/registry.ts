@@ -12,7 +12,7 @@ import {
   type RedisClientLike,
   type RunScriptOptions,
 } from "@loly-rt/core/redis";
-import { CLOSE, HEARTBEAT, REBUILD, RENEW, SWEEP } from "./instance-scripts.js";
+import { CLOSE, HEARTBEAT, REAP, REBUILD, RENEW, SWEEP } from "./instance-scripts.js";
 import { cursorOf, elementOf } from "./lua.js";
 import type { ChangeList } from "./model.js";
 import { planRebuild, splitWrites } from "./rebuild.js";
@@ -28,8 +28,27 @@ const heartbeatScript = luaScript(HEARTBEAT);
 const renewScript = luaScript(RENEW);
 const rebuildScript = luaScript(REBUILD);
 const sweepScript = luaScript(SWEEP);
+const reapScript = luaScript(REAP);
 const writeScript = luaScript(WRITE);
 const closeScript = luaScript(CLOSE);
+
+/**
+ * Receives what a stopped instance left, as this instance dropped it: `[suffix, userId, ...]`,
+ * the users no live instance has in those room hashes any more (each reported once, to the
+ * instance that dropped it).
+ */
+export type ReapListener = (pairs: string[]) => void;
+
+/** The `suffix, user` pairs of a script reply from index `from` on. */
+function pairsOf(reply: unknown, from: number): string[] {
+  if (!Array.isArray(reply) || reply.length <= from) return [];
+  return reply.slice(from).map(String);
+}
+
+/** The signed triple numbers of a WRITE reply (see `WRITE`), `[]` for anything else. */
+function transitionsOf(reply: unknown): number[] {
+  return Array.isArray(reply) ? reply.map(Number) : [];
+}
 
 /** Whether the client is an ioredis `Cluster` (Redis Cluster). */
 export function isCluster(redis: RedisClientLike): boolean {
@@ -144,8 +163,17 @@ export class InstanceRegistry {
   /** Incremented each time a re-assert is sent (lets relative writes detect a race with it). */
   generation = 0;
   closed = false;
+  /**
+   * Where the users that left rooms with a stopped instance go, when this instance dropped it.
+   * Set: a stopped instance's users are dropped right after its deadline, not at the next
+   * heartbeat (a timer set from the deadlines the heartbeat reads).
+   */
+  onReaped: ReapListener | undefined = undefined;
 
   private readonly marker: string;
+  private readonly interval: number;
+  private reapTimer: NodeJS.Timeout | undefined = undefined;
+  private reaping = false;
   private readonly snapshot: (out: ChangeList) => ChangeList;
   private readonly outage: OutageReporter<RedisPresenceErrorStage>;
   private readonly timer: NodeJS.Timeout;
@@ -170,7 +198,8 @@ export class InstanceRegistry {
     this.snapshot = options.snapshot;
     this.outage = outageReporter(options.onError, this.base);
     this.marker = JSON.stringify({ kind: options.kind, host: hostname(), pid: process.pid, since: Date.now() });
-    this.timer = setInterval(this.onReady, Math.max(10, Math.floor(options.ttlMs / 3)));
+    this.interval = Math.max(10, Math.floor(options.ttlMs / 3));
+    this.timer = setInterval(this.onReady, this.interval);
     this.timer.unref();
     // A reconnect is the earliest moment to find out whether Redis lost this instance's keys.
     this.redis.on("ready", this.onReady);
@@ -195,20 +224,73 @@ export class InstanceRegistry {
   /**
    * Applies hash writes in one round trip (several script calls sent at once when they are
    * many, as when a socket in many rooms leaves); a failure leaves Redis to be re-asserted.
+   * Resolves with the room transitions the writes made cluster-wide: `n` (1-based index of a
+   * `[suffix, field, value]` triple of `changes`) for a user's first entry in a room on any
+   * live instance, `-n` for their last one gone (see `WRITE`).
    */
-  write(changes: ChangeList): Promise<void> {
+  write(changes: ChangeList): Promise<number[]> {
     const parts = splitWrites(changes);
-    const sent =
+    const sent: Promise<number[]> =
       parts.length === 1
-        ? this.mutate(writeScript, [this.base, this.ttl, ...changes])
-        : Promise.all(parts.map((part) => this.mutate(writeScript, [this.base, this.ttl, ...part])));
-    return sent.then(
-      () => undefined,
-      (err: unknown) => {
-        this.dirty = true;
-        throw err;
-      },
-    );
+        ? this.mutate(writeScript, [this.root, this.id, this.ttl, ...changes]).then(transitionsOf)
+        : Promise.all(parts.map((part) => this.mutate(writeScript, [this.root, this.id, this.ttl, ...part]))).then((replies) => {
+            // Each part numbers its own triples: shift them to the whole list's.
+            const all: number[] = [];
+            let offset = 0;
+            replies.forEach((reply, i) => {
+              for (const n of transitionsOf(reply)) all.push(n > 0 ? n + offset : n - offset);
+              offset += (parts[i] as ChangeList).length / 3;
+            });
+            return all;
+          });
+    return sent.catch((err: unknown) => {
+      this.dirty = true;
+      throw err;
+    });
+  }
+
+  /** Hands the users a reaper call reported to the listener (one that throws must not break the heartbeat). */
+  private reaped(pairs: string[]): void {
+    if (pairs.length === 0 || this.onReaped === undefined) return;
+    try {
+      this.onReaped(pairs);
+    } catch (err) {
+      this.outage.fail(err, "heartbeat");
+    }
+  }
+
+  /**
+   * After a reaper call: drops the rest of what stopped instances left (`more`), and, when
+   * another instance's deadline comes before the next heartbeat, drops it right then
+   * (only with a listener: without one, nobody waits for it).
+   */
+  private async afterReap(more: boolean, soonestMs: number): Promise<void> {
+    while (more && !this.closed) {
+      const reply = await this.run(reapScript, [this.root, this.id]);
+      more = Number(elementOf(reply, 0)) === 1;
+      soonestMs = Number(elementOf(reply, 1));
+      this.reaped(pairsOf(reply, 2));
+    }
+    if (this.onReaped === undefined || this.closed || !(soonestMs >= 0) || soonestMs >= this.interval) return;
+    clearTimeout(this.reapTimer);
+    this.reapTimer = setTimeout(() => void this.reapNow(), soonestMs + 2);
+    this.reapTimer.unref();
+  }
+
+  /** A reaper call at another instance's deadline. Never rejects (the next heartbeat tries again). */
+  private async reapNow(): Promise<void> {
+    this.reapTimer = undefined;
+    if (this.closed || this.reaping) return;
+    this.reaping = true;
+    try {
+      const reply = await this.run(reapScript, [this.root, this.id]);
+      this.reaped(pairsOf(reply, 2));
+      await this.afterReap(Number(elementOf(reply, 0)) === 1, Number(elementOf(reply, 1)));
+    } catch {
+      // Redis did not answer: the heartbeat reports outages and drops it next time.
+    } finally {
+      this.reaping = false;
+    }
   }
 
   /** Renews this instance, or re-asserts it from the mirror when needed. Never rejects. */
@@ -233,6 +315,8 @@ export class InstanceRegistry {
    */
   private async renew(): Promise<boolean> {
     let reply = await this.run(heartbeatScript, [this.root, this.id, this.ttl]);
+    this.reaped(pairsOf(reply, 5));
+    await this.afterReap(Number(elementOf(reply, 3)) === 1, Number(elementOf(reply, 4)));
     if (Number(elementOf(reply, 0)) !== 1) return false;
     let lost = Number(elementOf(reply, 2));
     let cursor = cursorOf(elementOf(reply, 1));
@@ -269,6 +353,8 @@ export class InstanceRegistry {
     // An earlier re-assert's leftovers were still there: this one kept the keys set, so once
     // they are swept the next heartbeat re-asserts again.
     if (Number(elementOf(replies[0], 0)) !== 1) this.dirty = true;
+    this.reaped(pairsOf(replies[0], 3));
+    await this.afterReap(Number(elementOf(replies[0], 2)) === 1, -1);
     let cursor = cursorOf(elementOf(replies[last], 1));
     while (cursor !== "0" && !this.closed) cursor = cursorOf(await this.mutate(sweepScript, [this.base, cursor]));
   }
@@ -278,6 +364,7 @@ export class InstanceRegistry {
     if (!this.closing) {
       this.closed = true;
       clearInterval(this.timer);
+      clearTimeout(this.reapTimer);
       this.redis.off("ready", this.onReady);
       this.closing = this.removeAll().catch((err: unknown) => this.outage.fail(err, "close"));
     }

@@ -9,14 +9,16 @@
  * Layout under `root` (`<prefix>presence:` or `<prefix>conn:`):
  * - `root instances`        ZSET  instanceId -> deadline (Redis ms); live = deadline >= now
  * - `root i:<id>`           STRING marker (JSON host/pid/since), PX ttl
- * - `root i:<id>:keys`      SET   names of this instance's data hashes, PX ttl
- * - `root i:<id>:<suffix>`  HASH  data (presence: `u:<ns>`, `r:<len(ns)>:<ns>:<room>`; counter: `c`), PX ttl
+ * - `root i:<id>:keys`      SET   names of this instance's data hashes, PX 2 * ttl
+ * - `root i:<id>:<suffix>`  HASH  data (presence: `u:<ns>`, `r:<len(ns)>:<ns>:<room>`; counter: `c`),
+ *                                 PX 2 * ttl (they outlive the deadline: a survivor reads who was
+ *                                 on a stopped instance when it drops them, see `REAP`)
  * - `root i:<id>:old`       SET   only during a re-assert: data hashes of before it, not rewritten
- *                                 yet (swept at its end, dropped by the first write to one), PX ttl
+ *                                 yet (swept at its end, dropped by the first write to one), PX 2 * ttl
  * - `root i:<id>:s:<suffix>` HASH only during a re-assert: a hash too large for one call, staged
- *                                 and renamed onto `i:<id>:<suffix>` by its last call, PX ttl
+ *                                 and renamed onto `i:<id>:<suffix>` by its last call, PX 2 * ttl
  */
-import { CLAIM, FIELDS_PER_READ, NOW_MS } from "./lua.js";
+import { CLAIM, FIELDS_PER_READ, HOLDERS, KEEP, NOW_MS } from "./lua.js";
 
 const READ_PRELUDE = `${NOW_MS}
 local function live(root)
@@ -25,28 +27,49 @@ end
 `;
 
 /**
- * ARGV: base (root .. 'i:' .. id), ttl, then [suffix, field, value]... Sets each hash field
+ * ARGV: root, id, ttl, then [suffix, field, value]... Sets each hash field of this instance
  * (value '' deletes it), keeping every touched key expiring and listed in the keys set.
+ *
+ * Returns the room transitions it made, cluster-wide: for the n-th triple (1-based), `n` when
+ * it added a user to a room hash (`r:` suffix) that no live instance had them in (their
+ * first socket there), `-n` when it removed the last entry of a user from a room on every
+ * live instance (their last socket there). Other triples are not listed.
  */
-export const WRITE = `${CLAIM}
-local base, ttl = ARGV[1], tonumber(ARGV[2])
+export const WRITE = `${CLAIM}${NOW_MS}${KEEP}${HOLDERS}
+if redis.replicate_commands then redis.replicate_commands() end
+local root, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local keep = keep_ms(ttl)
+local base = root .. 'i:' .. id
 local set = base .. ':keys'
 local grew = false
-for i = 3, #ARGV, 3 do
-  local k = base .. ':' .. ARGV[i]
-  local v = ARGV[i + 2]
+local all, now
+local out = {}
+for i = 4, #ARGV, 3 do
+  local suffix, field, v = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local k = base .. ':' .. suffix
+  local room = string.sub(suffix, 1, 2) == 'r:'
   claim(base, k)
   if v == '' then
-    if redis.call('HDEL', k, ARGV[i + 1]) == 1 and redis.call('EXISTS', k) == 0 then redis.call('SREM', set, k) end
+    if redis.call('HDEL', k, field) == 1 then
+      if redis.call('EXISTS', k) == 0 then redis.call('SREM', set, k) end
+      if room then
+        if all == nil then all, now = registered(root), now_ms() end
+        if gone_everywhere(root, all, id, suffix, field, now) then out[#out + 1] = -((i - 1) / 3) end
+      end
+    end
   else
-    redis.call('HSET', k, ARGV[i + 1], v)
-    redis.call('PEXPIRE', k, ttl)
+    local added = redis.call('HSET', k, field, v) == 1
+    redis.call('PEXPIRE', k, keep)
     redis.call('SADD', set, k)
     grew = true
+    if added and room then
+      if all == nil then all, now = registered(root), now_ms() end
+      if not held_live(root, all, id, suffix, field, now) then out[#out + 1] = (i - 1) / 3 end
+    end
   end
 end
-if grew then redis.call('PEXPIRE', set, ttl) end
-return 1
+if grew then redis.call('PEXPIRE', set, keep) end
+return out
 `;
 
 /**
@@ -107,9 +130,9 @@ return 0
  * ARGV: root, id, ttl, ip, limit. Sums the live instances' counts for `ip` (this instance's
  * always counts) and increments this instance's count only when the sum is below `limit`.
  */
-export const ACQUIRE = `${READ_PRELUDE}${CLAIM}
+export const ACQUIRE = `${READ_PRELUDE}${CLAIM}${KEEP}
 if redis.replicate_commands then redis.replicate_commands() end
-local root, id, ttl, ip, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local root, id, ttl, ip, limit = ARGV[1], ARGV[2], keep_ms(tonumber(ARGV[3])), ARGV[4], tonumber(ARGV[5])
 local base = root .. 'i:' .. id
 local own = base .. ':c'
 claim(base, own)
@@ -128,8 +151,8 @@ return 1
 `;
 
 /** ARGV: root, id, ttl, ip. Decrements this instance's count for `ip`, dropping it at zero. */
-export const RELEASE = `${CLAIM}
-local root, id, ttl, ip = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+export const RELEASE = `${CLAIM}${KEEP}
+local root, id, ttl, ip = ARGV[1], ARGV[2], keep_ms(tonumber(ARGV[3])), ARGV[4]
 local base = root .. 'i:' .. id
 local own = base .. ':c'
 claim(base, own)

@@ -17,8 +17,9 @@ const sorted = (list: string[]): string[] => [...list].sort();
  * contract: users per namespace and room without duplicates, a user online until their last
  * socket leaves, re-adding a socket moves it, remove leaves every room, unknown sockets are
  * ignored, namespaces and rooms never mix even when their names share separators, answers
- * stay whole for thousands of users and for a socket in hundreds of rooms, and an idempotent
- * `close` that forgets this instance's entries.
+ * stay whole for thousands of users and for a socket in hundreds of rooms, `join`, `leave`
+ * and `remove` report a user's first and last socket in a room (what live presence
+ * announces), and an idempotent `close` that forgets this instance's entries.
  *
  * @example
  * import { describePresenceConformance } from "@loly-rt/core/testing";
@@ -119,11 +120,36 @@ export function describePresenceConformance(name: string, options: PresenceConfo
       expect(await p.users("/chat")).toEqual([]);
     });
 
+    it("join reports a user's first socket in a room; leave and remove their last", async () => {
+      const p = await makeWith(["s1", "u1"], ["s2", "u1"], ["s3", "u2"]);
+      expect(await p.join("/chat", "s1", "lobby")).toBe(true);
+      expect(await p.join("/chat", "s1", "lobby")).toBe(false);
+      expect(await p.join("/chat", "s2", "lobby")).toBe(false);
+      expect(await p.join("/chat", "s3", "lobby")).toBe(true);
+      expect(await p.leave("/chat", "s1", "lobby")).toBe(false);
+      expect(await p.leave("/chat", "s1", "lobby")).toBe(false);
+      expect(await p.leave("/chat", "s2", "lobby")).toBe(true);
+      expect(await p.leave("/chat", "s2", "lobby")).toBe(false);
+      expect(await p.join("/chat", "s2", "lobby")).toBe(true);
+
+      await p.join("/chat", "s2", "vip");
+      await p.join("/chat", "s1", "vip");
+      await p.join("/chat", "s2", "solo");
+      // u1 stays in vip through s1: only lobby and solo went with s2.
+      expect(sorted(await p.remove("/chat", "s2"))).toEqual(["lobby", "solo"]);
+      expect(await p.remove("/chat", "s1")).toEqual(["vip"]);
+      expect(await p.remove("/chat", "s3")).toEqual(["lobby"]);
+      expect(await p.remove("/chat", "s3")).toEqual([]);
+      // Rooms of the same name in another namespace are other rooms.
+      await p.add({ namespace: "/other", socketId: "o1", userId: "u1" });
+      expect(await p.join("/other", "o1", "lobby")).toBe(true);
+    });
+
     it("ignores remove, join and leave of unknown sockets", async () => {
       const p = await make();
-      await p.remove("/chat", "ghost");
-      await p.join("/chat", "ghost", "lobby");
-      await p.leave("/chat", "ghost", "lobby");
+      expect(await p.remove("/chat", "ghost")).toEqual([]);
+      expect(await p.join("/chat", "ghost", "lobby")).toBe(false);
+      expect(await p.leave("/chat", "ghost", "lobby")).toBe(false);
       expect(await p.users("/chat")).toEqual([]);
       expect(await p.users("/chat", "lobby")).toEqual([]);
     });
