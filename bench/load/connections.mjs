@@ -73,7 +73,16 @@ const worker = async () => {
 };
 await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
 opened = true;
-report({ type: "opened", attempted: count, connected: sockets.length, errors: errorCount, errorKinds: errors, firstError, startedAt, lastAt });
+report({
+  type: "opened",
+  attempted: count,
+  connected: sockets.length,
+  errors: errorCount,
+  errorKinds: errors,
+  firstError,
+  startedAt,
+  lastAt,
+});
 
 process.on("message", (msg) => {
   if (msg.type === "status") report({ type: "status", connected: connectedNow, dropped: dropCount, drops });
