@@ -142,8 +142,9 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
 
   override broadcast(packet: Packet, opts: BroadcastOptions): void {
     this.delivering = undefined;
-    if (!isLogged(packet as never, opts) || !this.fresh.gate.open || !this.recovery.subscribed() || this.isDirect(opts))
-      return super.broadcast(packet, opts);
+    // To one socket connected here: no other instance has it, nothing to publish.
+    if (!opts.flags?.local && this.isDirect(opts)) return super.broadcast(packet, { ...opts, flags: { ...opts.flags, local: true } });
+    if (!isLogged(packet as never, opts) || !this.fresh.gate.open || !this.recovery.subscribed()) return super.broadcast(packet, opts);
     const self = this as unknown as { parser: Parser; uid: string; channel: string };
     const nsp = this.nspName;
     (packet as { nsp?: string }).nsp = nsp;
@@ -174,8 +175,9 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
 
   /**
    * An emit to one socket connected here (`socket.emit`, which Socket.IO sends through the
-   * adapter when recovery is on): delivered at once, not logged. A socket's own emits happen
-   * while it is connected; what it missed while away came through rooms.
+   * adapter when recovery is on): delivered at once, neither logged nor published (no other
+   * instance has the socket). A socket's own emits happen while it is connected; what it
+   * missed while away came through rooms.
    */
   private isDirect(opts: BroadcastOptions): boolean {
     if (opts.rooms.size !== 1 || (opts.except !== undefined && opts.except.size > 0)) return false;
