@@ -9,10 +9,12 @@ interface Pending {
 /**
  * What keeps this instance's own sockets served while Redis does not answer, when its
  * broadcasts reach them through Redis (recovery: the log's order is everyone's order). A
- * broadcast Redis has not answered within `staleAfterMs` is delivered here without its offset
- * (its copy, if Redis ever publishes it, arrives stale and is dropped); one whose publish failed
- * is delivered at once while still fresh, dropped and counted after. One timer for all of them,
- * armed only while some wait.
+ * broadcast Redis has not answered within `staleAfterMs` is delivered here without its offset,
+ * at that deadline (its copy, if Redis ever publishes it, arrives stale and is dropped); one
+ * whose publish failed is delivered here at once and counted as dropped (the other instances
+ * never get it); one answered after the deadline but before the timer ran (a busy event loop)
+ * is delivered here too, since its copy arrives stale. One timer for all of them, set to the
+ * oldest one's deadline, armed only while some wait.
  */
 export class LocalFallback {
   private readonly queue: Pending[] = [];
@@ -35,18 +37,20 @@ export class LocalFallback {
     return entry;
   }
 
-  /** Redis logged and published it: its copy comes through the subscription. */
+  /** Redis logged and published it: its copy comes through the subscription, unless it is stale on arrival. */
   answered(entry: Pending): void {
+    if (entry.done) return;
     entry.done = true;
+    if (Date.now() - entry.at > this.limitMs) entry.deliver();
     this.shift();
   }
 
-  /** Redis refused it: delivered here while fresh, dropped and counted once stale. */
+  /** Redis refused it: delivered here, and counted (no other instance gets it). */
   failed(entry: Pending): void {
     if (entry.done) return;
     entry.done = true;
-    if (Date.now() - entry.at <= this.limitMs) entry.deliver();
-    else this.dropped();
+    entry.deliver();
+    this.dropped();
     this.shift();
   }
 
@@ -60,8 +64,10 @@ export class LocalFallback {
     while (this.queue.length > 0 && (this.queue[0] as Pending).done) this.queue.shift();
   }
 
+  /** Runs `check` at the oldest waiting broadcast's deadline. */
   private arm(): void {
-    this.timer = setTimeout(() => this.check(), Math.max(10, Math.floor(this.limitMs / 4)));
+    const oldest = this.queue[0] as Pending;
+    this.timer = setTimeout(() => this.check(), Math.max(1, oldest.at + this.limitMs - Date.now()));
     this.timer.unref();
   }
 
