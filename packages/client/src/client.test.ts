@@ -40,6 +40,8 @@ beforeAll(async () => {
     else if (token === "crowd") next(new Error("TOO_MANY_CONNECTIONS"));
     else next();
   });
+  /** Snapshot requests answered so far (the first and the later ones answer differently). */
+  let snapshots = 0;
   chat.on("connection", (socket) => {
     serverSockets.push(socket);
     socket.on("echo", (...args: unknown[]) => {
@@ -67,6 +69,22 @@ beforeAll(async () => {
     });
     socket.on("kick", () => {
       socket.disconnect(true);
+    });
+    // Live presence, as a Loly server answers it: diffs to the room may come before the snapshot.
+    socket.on("__loly:presence", (...args: unknown[]) => {
+      const { payload, ack } = split(args);
+      const room = (payload as { room: string }).room;
+      snapshots++;
+      socket.emit("__loly:presence", { room, left: "gone" });
+      socket.emit("__loly:presence", { room, joined: "late" });
+      socket.emit("__loly:presence", { room: "elsewhere", joined: "other-room" });
+      const users = snapshots === 1 ? ["ann", "gone"] : ["ann", "late", "fresh"];
+      setTimeout(() => ack?.({ ok: true, data: { room, users } }), 20);
+    });
+    socket.on("presence-diff", (...args: unknown[]) => {
+      const { payload, ack } = split(args);
+      socket.emit("__loly:presence", payload);
+      ack?.({ ok: true, data: null });
     });
     socket.on("ping-me", (...args: unknown[]) => {
       const { payload, ack } = split(args);
@@ -99,6 +117,59 @@ async function rejection(promise: Promise<unknown>): Promise<LolyClientError> {
   expect(LolyClientError.is(err)).toBe(true);
   return err as LolyClientError;
 }
+
+describe("lolySocket().presence(room)", () => {
+  test("applies the diffs that came while the snapshot was on its way, then the room's diffs; resyncs after a reconnection", async () => {
+    const c = client("/chat", { reconnectionDelay: 20, reconnectionDelayMax: 50 });
+    const list = c.presence("hall");
+    const changes: unknown[] = [];
+    list.onChange((_users, change) => changes.push(change));
+    expect(list.synced).toBe(false);
+    await list.ready();
+    // Snapshot ["ann", "gone"], then "gone" left and "late" joined (sent before the answer).
+    expect(list.users).toEqual(["ann", "late"]);
+    expect(list.synced).toBe(true);
+    expect(changes).toEqual([{ synced: true }]);
+
+    await c.request("presence-diff", { room: "hall", joined: "bo" });
+    await c.request("presence-diff", { room: "hall", joined: "bo" }); // already there: no change
+    await c.request("presence-diff", { room: "hall", left: "ann" });
+    await c.request("presence-diff", { room: "other", left: "late" }); // another room
+    await c.request("presence-diff", { room: "hall", what: "not a diff" });
+    expect(list.users).toEqual(["bo", "late"]);
+    expect(list.has("bo")).toBe(true);
+    expect(changes).toEqual([{ synced: true }, { joined: "bo" }, { left: "ann" }]);
+
+    // A dropped connection: the list asks again once back (second snapshot, and its diffs).
+    const resynced = new Promise<void>((resolve) => list.onChange((_u, change) => "synced" in change && resolve()));
+    let syncedWhileAway: boolean | undefined;
+    c.socket.once("disconnect", () => {
+      syncedWhileAway = list.synced;
+    });
+    (c.socket.io as unknown as { engine: { close(): void } }).engine.close();
+    await resynced;
+    expect(syncedWhileAway).toBe(false);
+    expect(list.users).toEqual(["ann", "fresh", "late"]);
+    expect(list.synced).toBe(true);
+
+    list.close();
+    await c.request("presence-diff", { room: "hall", joined: "after-close" });
+    expect(list.has("after-close")).toBe(false);
+  });
+
+  test("a failed snapshot request rejects ready() and reaches onError", async () => {
+    const c = client("/other", { ackTimeout: 200 });
+    const list = c.presence("hall");
+    const errors: string[] = [];
+    list.onError((e) => errors.push(e.code));
+    // The /other namespace has no __loly:presence handler: the request times out.
+    const err = await rejection(list.ready());
+    expect(err.code).toBe("TIMEOUT");
+    expect(err.event).toBe("__loly:presence");
+    expect(errors).toEqual(["TIMEOUT"]);
+    expect(list.synced).toBe(false);
+  });
+});
 
 describe("lolySocket", () => {
   test("ready() resolves on connect; request() resolves with the ack's data", async () => {

@@ -1,6 +1,7 @@
-import type { AckEnvelope, AnyWssRoute, ConnectErrorCode, LolyErrorEvent, RouteEmits } from "@loly-rt/core";
+import type { AckEnvelope, AnyWssRoute, ConnectErrorCode, LolyErrorEvent, PresenceSnapshot, RouteEmits } from "@loly-rt/core";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import { LolyClientError } from "./errors.js";
+import { livePresence, PRESENCE_EVENT } from "./presence.js";
 import { createStates } from "./states.js";
 import type { LolyAuth, LolyConnectRefusal, LolySocket, LolySocketOptions, ServerEvents } from "./types.js";
 
@@ -136,6 +137,8 @@ function settleAck(event: string, resolve: (data: never) => void, reject: (err: 
  * const reply = await chat.request("message", { text: "hi" }); // typed from the handler
  * chat.on("said", (m) => render(m.from, m.text)); // typed from the route's `emits`
  * chat.onError((e) => console.warn(e.code, e.message));
+ * const here = chat.presence("lobby"); // a route with presence: { broadcast: true }
+ * here.onChange((users) => renderUsers(users));
  */
 export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = RouteEmits<TRoute>>(
   namespace: string,
@@ -243,6 +246,21 @@ export function lolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = R
     get state() {
       return states.current;
     },
+    presence: ((room: string) =>
+      livePresence(
+        socket,
+        room,
+        (r) =>
+          new Promise<PresenceSnapshot>((resolve, reject) => {
+            if (!socket.active) {
+              reject(
+                new LolyClientError("DISCONNECTED", `presence of ${r}: the client is disconnected`, undefined, { event: PRESENCE_EVENT }),
+              );
+              return;
+            }
+            send(PRESENCE_EVENT, [{ room: r }], settleAck(PRESENCE_EVENT, resolve, reject));
+          }),
+      )) as LolySocket<TRoute, TEmits>["presence"],
     get recovered() {
       return states.recovered;
     },

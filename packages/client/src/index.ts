@@ -14,6 +14,9 @@ export type {
   RequestArgs,
 } from "./types.js";
 
+// Live presence
+export type { LolyPresence, LolyPresenceChange } from "./presence.js";
+
 // Errors
 export { LolyClientError, LOCAL_ERROR_CODES } from "./errors.js";
 export type { LolyClientErrorCode, LocalErrorCode } from "./errors.js";
@@ -24,6 +27,9 @@ export type {
   RouteEventInput,
   RouteEventResult,
   RouteEmits,
+  RoutePresenceBroadcast,
+  PresenceDiff,
+  PresenceSnapshot,
   LolyErrorEvent,
   ClientErrorCode,
   ConnectErrorCode,

@@ -6,9 +6,11 @@ import type {
   RouteEventInput,
   RouteEventName,
   RouteEventResult,
+  RoutePresenceBroadcast,
 } from "@loly-rt/core";
 import type { ManagerOptions, Socket, SocketOptions } from "socket.io-client";
 import type { LolyClientError } from "./errors.js";
+import type { LolyPresence } from "./presence.js";
 
 /**
  * Credentials sent in the handshake (`socket.handshake.auth` on the server), read by the
@@ -139,6 +141,19 @@ export interface LolySocket<TRoute = AnyWssRoute, TEmits extends ServerEvents = 
   request<E extends ClientEventName<TRoute>>(event: E, ...args: RequestArgs<TRoute, E>): Promise<RouteEventResult<TRoute, E>>;
   /** Listens to a server event (typed by the route's `emits`); returns a function that removes the listener. */
   on<E extends Extract<keyof TEmits, string>>(event: E, listener: (payload: TEmits[E]) => void): () => void;
+  /**
+   * The live list of a room's users (a route with `presence: { broadcast: true }`): the
+   * server's snapshot, then each `__loly:presence` diff, resynced after every reconnection.
+   * The server answers members of the room only: ask for a room the socket joined (or is about
+   * to join: the request waits up to 5 s for it). Only on routes that broadcast presence (or
+   * whose type is unknown). See {@link LolyPresence}.
+   *
+   * @example
+   * const lobby = chat.presence("lobby");
+   * lobby.onChange((users) => render(users));
+   * await lobby.ready();
+   */
+  readonly presence: RoutePresenceBroadcast<TRoute> extends true ? (room: string) => LolyPresence : never;
   /** Removes a listener (or every listener of the event when none is given). */
   off<E extends Extract<keyof TEmits, string>>(event: E, listener?: (payload: TEmits[E]) => void): void;
   /**

@@ -30,6 +30,7 @@ import { pollingDelayMs } from "./transport/throttle.js";
 import type { SharedServices } from "./services.js";
 import { createRecovery } from "./recovery/create.js";
 import { Drain, type DrainTarget } from "./shutdown/drain.js";
+import { announceExpired } from "./socket/live-presence.js";
 import type { SocketRecord } from "./socket/record.js";
 import type { RealtimeServer, RealtimeServerOptions } from "./types.js";
 
@@ -183,12 +184,26 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     (nsp) => reaper.check(nsp),
   );
   guard.install(io);
+  /** Namespaces of the routes with `presence: { broadcast: true }`. */
+  const broadcasting: Array<{ match(name: string): unknown }> = [];
   for (const { pattern, route } of routes) {
     const ns = compileNamespace(pattern);
     const nsp = (ns.regex ? io.of(ns.regex) : io.of(pattern)) as unknown as Namespace;
     if (ns.regex) reaper.watch(nsp);
-    connections.serve(nsp, ns.match.bind(ns), compileRoute(pattern, route, shared));
+    const compiled = compileRoute(pattern, route, shared);
+    if (compiled.broadcastPresence) broadcasting.push(ns);
+    connections.serve(nsp, ns.match.bind(ns), compiled);
   }
+  // The users a stopped instance took out of rooms, when this instance's presence dropped it.
+  const stopExpired =
+    broadcasting.length > 0
+      ? announceExpired(
+          io,
+          shared.presence,
+          (name) => broadcasting.some((ns) => ns.match(name) !== null),
+          (nsp) => reaper.check(nsp),
+        )
+      : () => undefined;
   const commands = new ClusterCommands(
     io,
     config,
@@ -236,6 +251,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
         await drain.run({ records: () => connections.records.values(), sessions: () => drainTargets(io, connections.records.values()) });
         await connections.pending.drain();
         commands.close();
+        stopExpired();
         await new Promise<void>((resolve) => {
           io.close(() => resolve());
         }).catch(() => undefined);

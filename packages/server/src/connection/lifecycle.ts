@@ -3,6 +3,7 @@ import type { Namespace, Socket } from "socket.io";
 import { errorMessage } from "../backends/bounded.js";
 import { attachPipeline } from "../pipeline/handle.js";
 import type { CompiledRoute } from "../routes/compile.js";
+import { presenceRemove } from "../socket/live-presence.js";
 import type { SocketRecord } from "../socket/record.js";
 import { admit, type AdmitDeps, type NamespaceMatch } from "./admit.js";
 import { connectError, type NamespaceGuard } from "./guard.js";
@@ -86,7 +87,7 @@ export class Connections {
       attachPipeline(socket, rec);
       socket.on("disconnect", this.onDisconnect);
       const recovery = this.deps.recovery;
-      const back = recovery ? giveBack(recovery, rec, this.deps.shared) : undefined;
+      const back = recovery ? giveBack(recovery, rec) : undefined;
       const onConnect = route.onConnect;
       if (back !== undefined) this.pending.track(onConnect ? back.then(() => runHook(rec, onConnect, "connect")) : back);
       else if (onConnect) this.pending.track(runHook(rec, onConnect, "connect"));
@@ -110,11 +111,11 @@ export class Connections {
   }
 
   private async leave(rec: SocketRecord, reason: string): Promise<void> {
-    const { shared, outages } = this.deps;
+    const { outages } = this.deps;
     // Presence first: onDisconnect sees the world without this socket (e.g. to push the
-    // room's new user list).
+    // room's new user list); a broadcasting route's rooms hear who left with it.
     if (rec.userId !== null) {
-      await shared.bounded(shared.presence.remove(rec.socket.nsp.name, rec.socket.id), "presence.remove").then(
+      await presenceRemove(rec).then(
         () => outages.recovered("presence"),
         (err: unknown) => {
           outages.degraded("presence", err, "presence unavailable at disconnect: re-asserted when the backend is back", {

@@ -1,6 +1,6 @@
 import type { Recovery, Restore } from "../recovery/restore.js";
 import { OFFSET_EVENT } from "../recovery/restore.js";
-import type { SharedServices } from "../services.js";
+import { presenceJoin } from "../socket/live-presence.js";
 import type { SocketRecord } from "../socket/record.js";
 import { USER_ROOM_PREFIX } from "../socket/rooms.js";
 
@@ -13,7 +13,7 @@ type RawPacketSocket = { packet(packet: { type: number; data: unknown[] }): void
  * cluster's catch-up otherwise (the promise, which `onConnect` waits for). A new socket gets
  * its first offset, so that it can recover even before a broadcast reached it.
  */
-export function giveBack(recovery: Recovery, rec: SocketRecord, shared: SharedServices): Promise<void> | undefined {
+export function giveBack(recovery: Recovery, rec: SocketRecord): Promise<void> | undefined {
   const { socket } = rec;
   const restore = rec.restore;
   rec.restore = null;
@@ -24,21 +24,21 @@ export function giveBack(recovery: Recovery, rec: SocketRecord, shared: SharedSe
     return undefined;
   }
   rec.recovered = true;
-  if (recovery.async) return recovery.catchUp(socket, restore, () => rejoin(rec, restore, shared));
+  if (recovery.async) return recovery.catchUp(socket, restore, () => rejoin(rec, restore));
   for (const packet of recovery.missedNow(socket.nsp.name, restore) ?? []) {
     (socket as unknown as RawPacketSocket).packet({ type: 2, data: packet.data });
   }
-  rejoin(rec, restore, shared);
+  rejoin(rec, restore);
   return undefined;
 }
 
 /** Gives a recovered socket its rooms back (its own and its user's it has already). */
-function rejoin(rec: SocketRecord, restore: Restore, shared: SharedServices): void {
+function rejoin(rec: SocketRecord, restore: Restore): void {
   const { socket } = rec;
   for (const room of restore.session.rooms) {
     if (room === socket.id || room.startsWith(USER_ROOM_PREFIX)) continue;
     void socket.join(room);
-    if (rec.userId !== null)
-      void shared.bounded(shared.presence.join(socket.nsp.name, socket.id, room), "presence.join").catch(() => undefined);
+    // A broadcasting route's room hears the user is back when the disconnect had taken them out.
+    if (rec.userId !== null) void presenceJoin(rec, room).catch(() => undefined);
   }
 }

@@ -1,4 +1,5 @@
 import { ERROR_EVENT, type ClientErrorCode, type LolyLogger, type WssActions, type WssTarget } from "@loly-rt/core";
+import { presenceJoin, presenceLeave, trackJoin } from "../socket/live-presence.js";
 import type { SocketRecord } from "../socket/record.js";
 import { joinableRoom, roomName, userRoom } from "../socket/rooms.js";
 import { checkEmit } from "./emits.js";
@@ -64,14 +65,20 @@ export class Actions implements WssActions {
   }
   async join(room: string): Promise<void> {
     const rec = this.#rec;
-    await rec.socket.join(joinableRoom(room));
-    if (rec.userId !== null) await rec.shared.bounded(rec.shared.presence.join(rec.socket.nsp.name, rec.socket.id, room), "presence.join");
+    const name = joinableRoom(room);
+    // A broadcasting route: a snapshot request waiting for this join reads after its presence write.
+    const joined = rec.route.broadcastPresence ? trackJoin(rec.socket, name) : undefined;
+    try {
+      await rec.socket.join(name);
+      if (rec.userId !== null) await presenceJoin(rec, room);
+    } finally {
+      joined?.();
+    }
   }
   async leave(room: string): Promise<void> {
     const rec = this.#rec;
     await rec.socket.leave(joinableRoom(room));
-    if (rec.userId !== null)
-      await rec.shared.bounded(rec.shared.presence.leave(rec.socket.nsp.name, rec.socket.id, room), "presence.leave");
+    if (rec.userId !== null) await presenceLeave(rec, room);
   }
   toRoom(room: string): WssTarget {
     return new RoomTarget(this, this.#rec, roomName(room), "toRoom", room);

@@ -8,10 +8,12 @@ import type {
   TokenBucketSpec,
   WssHandler,
 } from "@loly-rt/core";
+import { PRESENCE_EVENT } from "@loly-rt/core";
 import { compileSchema } from "@loly-rt/core/internal";
 import { bucketSpec } from "@loly-rt/ratelimit";
 import type { EventTally } from "../metrics.js";
 import type { SharedServices } from "../services.js";
+import { presenceRequestEvent } from "../socket/live-presence.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: a compiled route runs handlers of every payload and user type
 type AnyHandler = WssHandler<any, any, unknown>;
@@ -44,6 +46,8 @@ export interface CompiledRoute {
   readonly onDisconnect: AnyHook | null;
   readonly globalSpec: TokenBucketSpec;
   readonly globalScope: RateLimitScope;
+  /** `presence: { broadcast: true }`: joins and departures are announced on `__loly:presence`. */
+  readonly broadcastPresence: boolean;
 }
 
 /** Resolves a route into its event table: schemas compiled, buckets sized, metrics bound. */
@@ -65,10 +69,27 @@ export function compileRoute(pattern: string, route: AnyWssRoute, shared: Pick<S
       tally: metrics.tally(pattern, name),
     });
   }
+  const broadcastPresence = (route.presence as { broadcast?: unknown } | undefined)?.broadcast === true;
+  if (broadcastPresence) {
+    // The built-in snapshot request (a route may not declare `__loly:*` events): the pipeline
+    // runs it like any event (global bucket, one payload, validation, ack).
+    const builtIn = presenceRequestEvent(config.handlerTimeoutMs);
+    events.set(PRESENCE_EVENT, {
+      index: index++,
+      name: PRESENCE_EVENT,
+      validate: builtIn.validate,
+      guard: null,
+      requireAuth: false,
+      handler: builtIn.handler as AnyHandler,
+      limit: null,
+      tally: metrics.tally(pattern, PRESENCE_EVENT),
+    });
+  }
   return {
     pattern,
     route,
     events,
+    broadcastPresence,
     requireAuth: route.requireAuth === true,
     onConnect: (route.onConnect as AnyHook | undefined) ?? null,
     onDisconnect: (route.onDisconnect as AnyHook | undefined) ?? null,
