@@ -3,6 +3,8 @@ import type { IncomingMessage } from "node:http";
 /** What the server uses of an Engine.IO connection (`socket.conn`, `io.engine`'s `connection` event). */
 export interface EngineConn {
   readonly request: IncomingMessage;
+  /** Engine.IO's state: `"closed"` once the session ended. */
+  readonly readyState: string;
   close(): void;
   on(event: "close", fn: () => void): void;
 }

@@ -98,8 +98,9 @@ export class Sessions {
   private decideLater(conn: EngineConn, ip: string, acquired: Promise<boolean>): Promise<IpDecision> {
     return new Promise<IpDecision>((resolve) => {
       let decided: IpDecision | undefined;
-      let closed = false;
-      conn.on("close", () => (closed = true));
+      // Read from the session when the count answers late (a listener would keep this
+      // closure's context alive for the whole connection).
+      const closed = (): boolean => conn.readyState === "closed";
       const byPolicy = (err: unknown): void => {
         decided = this.allowOnError ? "admitted" : "UNAVAILABLE";
         this.outages.degraded(
@@ -121,7 +122,7 @@ export class Sessions {
             decided = ok ? "admitted" : "TOO_MANY_CONNECTIONS";
             this.outages.recovered("connections");
             resolve(this.settle(conn, decided));
-          } else if (ok && (decided !== "admitted" || closed)) this.release.call(conn); // counted late: after a refusal, or after the session closed
+          } else if (ok && (decided !== "admitted" || closed())) this.release.call(conn); // counted late: after a refusal, or after the session closed
         },
         (err: unknown) => {
           if (decided === undefined) {
@@ -129,7 +130,7 @@ export class Sessions {
             byPolicy(err);
             // Admitted uncounted: count it locally so the re-assert after the outage includes it.
             if (this.allowOnError) this.counter.count?.(ip);
-          } else if (decided === "admitted" && !closed) this.counter.count?.(ip);
+          } else if (decided === "admitted" && !closed()) this.counter.count?.(ip);
         },
       );
     });
