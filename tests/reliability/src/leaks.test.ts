@@ -61,6 +61,7 @@ async function wave(url: string, count: number, n: number): Promise<void> {
 
 describe.each([
   { mode: "cluster", waves: WAVES, perWave: PER_WAVE },
+  { mode: "sharded", waves: Math.max(2, WAVES - 2), perWave: Math.ceil(PER_WAVE / 2) },
   { mode: "single", waves: Math.max(2, WAVES - 2), perWave: Math.ceil(PER_WAVE / 2) },
 ] as const)("leaks ($mode mode): $waves waves of $perWave sockets", ({ mode, waves, perWave }) => {
   const prefix = testPrefix("rel-leak");
@@ -68,13 +69,22 @@ describe.each([
 
   beforeAll(async () => {
     const url = redisUrl();
+    // "sharded": cluster mode with sharded fan-out (recovery off), its room channels subscribed and unsubscribed.
+    const sharded = mode === "sharded";
     const config: RealtimeConfigInput = {
       logging: { level: "warn", pretty: false },
-      scale: mode === "cluster" ? { mode, adapter: { type: "redis", url }, stateStore: { type: "redis", url, prefix } } : { mode },
+      scale:
+        mode === "single"
+          ? { mode }
+          : {
+              mode: "cluster",
+              adapter: { type: "redis", url, pubsub: sharded ? "sharded" : "classic" },
+              stateStore: { type: "redis", url, prefix },
+            },
       presence: { ttlMs: 3000 },
       // Recovery keeps a dropped socket's session for its window, by design: a short one here,
       // waited out before the heap is compared (what the window let go must be freed).
-      recovery: { windowMs: 1000 },
+      recovery: sharded ? false : { windowMs: 1000 },
       limits: { connectionsPerIp: 100_000, eventsPerSecond: 100, burst: 100 },
     };
     srv = await startInstance(config, { execArgv: ["--expose-gc"] });
@@ -89,6 +99,7 @@ describe.each([
     const stats = (): Promise<Stats> => srv.call<Stats>("stats", {}, 30_000);
     const drained = (): Promise<number> => eventually(async () => (await srv.call<number>("sockets")) === 0, 20_000, 50);
     const keyCount = async (pattern: string): Promise<number> => (await redis.keys(`${prefix}${pattern}`)).length;
+    const shardChannels = async (): Promise<number> => ((await redis.call("PUBSUB", "SHARDCHANNELS", `${prefix}*`)) as string[]).length;
     const presenceFields = async (): Promise<number> => {
       let n = 0;
       for (const k of await redis.keys(`${prefix}presence:i:*:*`)) if ((await redis.type(k)) === "hash") n += await redis.hlen(k);
@@ -102,7 +113,7 @@ describe.each([
       }
       await eventually(async () => (await keyCount("rl:*")) === 0, 10_000, 100);
       const base = await stats();
-      const baseKeys = { presence: await keyCount("presence:*"), conn: await keyCount("conn:*") };
+      const baseKeys = { presence: await keyCount("presence:*"), conn: await keyCount("conn:*"), shardChannels: await shardChannels() };
       expect(base.sockets).toBe(0);
 
       const started = Date.now();
@@ -122,7 +133,7 @@ describe.each([
       await sleep(2100); // recovery's window (1 s) and its sweep (every second)
 
       const after = await stats();
-      const afterKeys = { presence: await keyCount("presence:*"), conn: await keyCount("conn:*") };
+      const afterKeys = { presence: await keyCount("presence:*"), conn: await keyCount("conn:*"), shardChannels: await shardChannels() };
       const growth = (after.heapUsed - base.heapUsed) / base.heapUsed;
       console.log(
         `[figure] leaks (${mode}): ${waves} waves x ${perWave} sockets in ${wavesMs} ms; heap after GC ${(base.heapUsed / 1e6).toFixed(1)} MB -> ` +
