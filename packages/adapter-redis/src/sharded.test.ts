@@ -1,6 +1,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { LolyError } from "@loly-rt/core";
+import { encode } from "notepack.io";
 import { Server } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
@@ -204,5 +205,35 @@ describe("createRedisAdapter({ pubsub: 'sharded' })", () => {
       expect((err as LolyError).code).toBe("INVALID_CONFIG");
       expect((err as Error).message).toMatch(/one order per namespace/);
     }
+  });
+
+  it("a malformed message on its channels is reported, never thrown, and fan-out goes on", async () => {
+    const key = `${testPrefix("sharded")}socket.io`;
+    const errors: unknown[] = [];
+    const handle = createRedisAdapter({ url: redisUrl(), key, pubsub: "sharded", onError: (err) => errors.push(err) });
+    cleanups.push(() => handle.close());
+    const http = createServer();
+    const io = new Server(http, { transports: ["websocket"] });
+    io.adapter(handle.adapter as never);
+    await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise<void>((r) => void io.close(() => r())));
+    const instance = { io, http, port: (http.address() as AddressInfo).port, handle };
+    await eventually(async () => (await serverCount(instance)) === 1);
+    const redis = testRedis();
+    try {
+      // Valid msgpack but no cluster message: a broadcast without its data.
+      await redis.spublish(`${key}#/#`, encode({ uid: "someone", nsp: "/", type: 3 }));
+      await redis.spublish(`${key}#/#`, "not msgpack at all");
+    } finally {
+      redis.disconnect();
+    }
+    const other = await startInstances(1, key);
+    io.on("connection", (socket) => void socket.join("r"));
+    const member = await client(instance);
+    await eventually(async () => (await channelsOf(key)).includes(`${key}#/#r#`));
+    const got = new Promise((r) => member.once("hi", r));
+    (other[0] as Instance).io.to("r").emit("hi", 1);
+    expect(await got).toBe(1);
+    await eventually(() => errors.length >= 1);
   });
 });

@@ -27,7 +27,12 @@ export class ShardedChannels {
     const handler = this.handlers.get(channel.toString());
     if (handler === undefined) return;
     this.received++;
-    handler(message);
+    try {
+      handler(message);
+    } catch (err) {
+      // A malformed message (another publisher on our channels) must not throw into ioredis.
+      this.report(err);
+    }
   };
 
   /** Whether the client was ready once (subscriptions go out at once from then on). */
