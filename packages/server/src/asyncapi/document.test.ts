@@ -148,6 +148,32 @@ describe("the AsyncAPI document", () => {
     expect(Object.keys(plain.operations)).toEqual(["plain.receive.ping", "plain.send.loly_error", "plain.send.loly_offset"]);
   });
 
+  it("describes live presence both ways for a route with presence: { broadcast: true }, and only there", () => {
+    const d = doc({ "/live": defineWssRoute({ presence: { broadcast: true }, events: { ping: () => 1 } }), "/chat": chat });
+    expect(Object.keys(d.operations).filter((k) => k.includes("loly_presence"))).toEqual([
+      "live.send.loly_presence",
+      "live.receive.loly_presence",
+    ]);
+    const diff = resolve(d, d.operations["live.send.loly_presence"].messages[0]);
+    expect(diff.name).toBe("__loly:presence");
+    expect(resolve(d, diff.payload).oneOf.map((o: Json) => o.required)).toEqual([
+      ["room", "joined"],
+      ["room", "left"],
+    ]);
+    const receive = d.operations["live.receive.loly_presence"];
+    expect(resolve(d, resolve(d, receive.messages[0]).payload)).toMatchObject({ required: ["room"] });
+    const ack = resolve(d, receive.reply.messages[0]);
+    expect(ack["x-loly-error-codes"]).toEqual(["BAD_PAYLOAD", "FORBIDDEN", "RATE_LIMIT", "UNAVAILABLE", "INTERNAL"]);
+    expect(resolve(d, ack.payload.oneOf[0].properties.data)).toMatchObject({
+      required: ["room", "users"],
+      properties: { users: { type: "array", items: { type: "string" } } },
+    });
+    // Without the option: neither the operations nor the schemas.
+    const quiet = doc({ "/chat": chat });
+    expect(Object.keys(quiet.operations).some((k) => k.includes("loly_presence"))).toBe(false);
+    expect(Object.keys(quiet.components.schemas).some((k) => k.startsWith("LolyPresence"))).toBe(false);
+  });
+
   it("says the same event name apart when the client sends it and the server emits it", () => {
     const d = doc({
       "/c": defineWssRoute({ emits: { message: z.string() }, events: { message: { schema: z.number(), handler: () => 1 } } }),

@@ -1,4 +1,4 @@
-import { CLIENT_ERROR_CODES, ERROR_EVENT, type AnyWssRoute, type RateLimitCfg, type RealtimeConfig } from "@loly-rt/core";
+import { CLIENT_ERROR_CODES, ERROR_EVENT, PRESENCE_EVENT, type AnyWssRoute, type RateLimitCfg, type RealtimeConfig } from "@loly-rt/core";
 import { OFFSET_EVENT } from "../recovery/restore.js";
 import { describeUnexpressible, rebase, toJsonSchema, type JsonSchema } from "./json-schema.js";
 
@@ -37,6 +37,11 @@ const SECURITY = "handshake";
 const ACK_FAILURE = "LolyAckFailure";
 const ERROR_BODY = "LolyErrorBody";
 const ERROR_EVENT_SCHEMA = "LolyErrorEvent";
+const PRESENCE_DIFF = "LolyPresenceDiff";
+const PRESENCE_REQUEST = "LolyPresenceRequest";
+const PRESENCE_SNAPSHOT = "LolyPresenceSnapshot";
+/** The codes a snapshot request can be refused with. */
+const PRESENCE_CODES = ["BAD_PAYLOAD", "FORBIDDEN", "RATE_LIMIT", "UNAVAILABLE", "INTERNAL"] as const;
 
 /** What each client error code means, for the acknowledgement's description. */
 const CODE_WHEN: Record<(typeof CLIENT_ERROR_CODES)[number], string> = {
@@ -113,11 +118,14 @@ function eventsOf(route: AnyWssRoute): EventInfo[] {
  *   reply (`{ ok: true, data }` or `{ ok: false, error }` with the codes it can carry), the
  *   auth requirement (`security`, `x-loly-auth`) and the rate limits (`x-loly-rate-limit`);
  * - each event of `emits`: a `send` operation with its payload's JSON Schema;
- * - `__loly:error` (every refusal) and, with recovery on, `__loly:offset`.
+ * - `__loly:error` (every refusal) and, with recovery on, `__loly:offset`;
+ * - with `presence: { broadcast: true }`: `__loly:presence` both ways, the diffs the server
+ *   sends to a room (`send`) and the snapshot request members send (`receive`, with its reply).
  */
 export function buildAsyncApi(routes: readonly AsyncApiRoute[], config: AsyncApiConfig, options: AsyncApiOptions = {}): AsyncApiDocument {
   const schemas: Record<string, JsonSchema> = {};
-  const schemaKeys = new Set<string>([ACK_FAILURE, ERROR_BODY, ERROR_EVENT_SCHEMA]);
+  const schemaKeys = new Set<string>([ACK_FAILURE, ERROR_BODY, ERROR_EVENT_SCHEMA, PRESENCE_DIFF, PRESENCE_REQUEST, PRESENCE_SNAPSHOT]);
+  let presence = false;
   const channels: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};
   const channelKeys = new Set<string>();
@@ -241,6 +249,65 @@ export function buildAsyncApi(routes: readonly AsyncApiRoute[], config: AsyncApi
       summary: "The server tells a client its event was refused or failed.",
       messages: [errorRef],
     });
+    const broadcastsPresence = (route.presence as { broadcast?: unknown } | undefined)?.broadcast === true;
+    if (broadcastsPresence) {
+      presence = true;
+      const diffRef = message("server.loly_presence", {
+        name: PRESENCE_EVENT,
+        title: `${PRESENCE_EVENT} (a change)`,
+        summary:
+          "A user arrived in a room (their first socket, on any instance) or left it (their last socket), sent to the room's members.",
+        description:
+          "`presence: { broadcast: true }`: one event per change, cluster-wide. A departure also comes when the instance the user's last socket was on stopped without closing (SIGKILL, crash), within `presence.ttlMs`.",
+        payload: { $ref: `#/components/schemas/${PRESENCE_DIFF}` },
+      });
+      operation("send.loly_presence", {
+        action: "send",
+        title: `Send ${PRESENCE_EVENT}`,
+        summary: "The server tells a room's members who arrived or left.",
+        messages: [diffRef],
+      });
+      const requestRef = message("client.loly_presence", {
+        name: PRESENCE_EVENT,
+        title: `${PRESENCE_EVENT} (a snapshot request)`,
+        summary: "A member of a room asks for its users.",
+        payload: { $ref: `#/components/schemas/${PRESENCE_REQUEST}` },
+      });
+      const snapshotRef = message("client.loly_presence.ack", {
+        name: `${PRESENCE_EVENT} (acknowledgement)`,
+        title: `Answer to ${PRESENCE_EVENT}`,
+        summary: "The room's users, or a refusal.",
+        description: [
+          "`{ ok: true, data: { room, users } }`, or `{ ok: false, error }`. Error codes:",
+          "- `BAD_PAYLOAD`: not `{ room: string }`",
+          "- `FORBIDDEN`: the socket is not in the room (it had 5 s, or half of `handlerTimeoutMs`, to join it), or the room is the server's (`user:*`, a socket id)",
+          `- \`RATE_LIMIT\`: ${CODE_WHEN.RATE_LIMIT}`,
+          `- \`UNAVAILABLE\`: ${CODE_WHEN.UNAVAILABLE}`,
+          `- \`INTERNAL\`: ${CODE_WHEN.INTERNAL}`,
+        ].join("\n"),
+        payload: {
+          oneOf: [
+            {
+              type: "object",
+              required: ["ok", "data"],
+              additionalProperties: false,
+              properties: { ok: { const: true }, data: { $ref: `#/components/schemas/${PRESENCE_SNAPSHOT}` } },
+            },
+            { $ref: `#/components/schemas/${ACK_FAILURE}` },
+          ],
+        },
+        "x-loly-error-codes": [...PRESENCE_CODES],
+      });
+      operation("receive.loly_presence", {
+        action: "receive",
+        title: `Receive ${PRESENCE_EVENT}`,
+        summary: "A member of a room asks for its users (what `lolySocket(...).presence(room)` does first, and after each reconnection).",
+        description: `Answered only to sockets in the room. Rate limits (\`RATE_LIMIT\`): global bucket: ${limitText(globalLimit)}.`,
+        messages: [requestRef],
+        reply: { channel: chanRef, messages: [snapshotRef] },
+        "x-loly-rate-limit": { global: limitJson(globalLimit) },
+      });
+    }
     if (config.recovery.enabled) {
       const offsetRef = message("server.loly_offset", {
         name: OFFSET_EVENT,
@@ -341,6 +408,46 @@ export function buildAsyncApi(routes: readonly AsyncApiRoute[], config: AsyncApi
             },
           ],
         },
+        ...(presence
+          ? {
+              [PRESENCE_DIFF]: {
+                oneOf: [
+                  {
+                    type: "object",
+                    required: ["room", "joined"],
+                    additionalProperties: false,
+                    properties: {
+                      room: { type: "string" },
+                      joined: { type: "string", description: "The user id of the one who arrived." },
+                    },
+                  },
+                  {
+                    type: "object",
+                    required: ["room", "left"],
+                    additionalProperties: false,
+                    properties: {
+                      room: { type: "string" },
+                      left: { type: "string", description: "The user id of the one who left." },
+                    },
+                  },
+                ],
+              },
+              [PRESENCE_REQUEST]: {
+                type: "object",
+                required: ["room"],
+                properties: { room: { type: "string", minLength: 1 } },
+              },
+              [PRESENCE_SNAPSHOT]: {
+                type: "object",
+                required: ["room", "users"],
+                additionalProperties: false,
+                properties: {
+                  room: { type: "string" },
+                  users: { type: "array", items: { type: "string" }, uniqueItems: true, description: "User ids, any order." },
+                },
+              },
+            }
+          : {}),
         ...schemas,
       },
       securitySchemes: {
