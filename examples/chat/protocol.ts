@@ -1,4 +1,4 @@
-/** What the server and the page share: rooms, limits and the events the server sends. */
+/** What the server and the page share: rooms, limits and the message the server sends. */
 
 /** The rooms of the chat. */
 export const ROOMS = ["general", "random", "help"] as const;
@@ -15,17 +15,4 @@ export interface ChatMessage {
   from: string;
   text: string;
   at: number;
-}
-
-/** Who is in a room, pushed to the room whenever someone joins or leaves. */
-export interface PresenceUpdate {
-  room: Room;
-  users: string[];
-}
-
-/** Events the server sends to the page (name -> payload), for the typed client. */
-export interface ChatServerEvents {
-  [event: string]: unknown;
-  message: ChatMessage;
-  presence: PresenceUpdate;
 }

@@ -3,6 +3,11 @@
  * a demo sign-in endpoint and the realtime endpoint (`/wss`) from one HTTP server.
  *
  *   PORT=3000 tsx server.ts        (HOST=0.0.0.0 to be reachable from other machines)
+ *
+ * With CHAT_REDIS_URL it is one instance of a cluster: run several (each on its own PORT, the
+ * same CHAT_SECRET and CHAT_PREFIX, default "chat:") and people on different instances chat and see each other, the
+ * history is shared, and the users of an instance that dies leave the others' lists within
+ * PRESENCE_TTL_MS (default 15000).
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -83,10 +88,23 @@ const httpServer = createServer((req, res) => {
   send(res, 404, "text/plain; charset=utf-8", "Not found");
 });
 
+const redisUrl = process.env.CHAT_REDIS_URL;
 const rt = await createRealtimeServer({
   routesDir: here("./app/wss"),
   httpServer,
-  config: { logging: { level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" } },
+  config: {
+    logging: { level: (process.env.LOG_LEVEL as "info" | undefined) ?? "warn" },
+    ...(redisUrl
+      ? {
+          scale: {
+            mode: "cluster",
+            adapter: { type: "redis", url: redisUrl },
+            stateStore: { type: "redis", url: redisUrl, prefix: process.env.CHAT_PREFIX || "chat:" },
+          },
+        }
+      : {}),
+    ...(process.env.PRESENCE_TTL_MS ? { presence: { ttlMs: Number(process.env.PRESENCE_TTL_MS) } } : {}),
+  },
 });
 // Only this machine can reach it unless HOST says otherwise (HOST=0.0.0.0: every interface).
 const host = process.env.HOST || "127.0.0.1";

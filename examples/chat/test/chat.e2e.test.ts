@@ -1,24 +1,31 @@
 /**
  * End-to-end: the chat example's own server (a child process, as `pnpm start` runs it) and
  * pages in headless Chromium (Debian's `chromium`, driven by playwright-core; nothing here
- * downloads a browser). People sign in, see each other in presence, chat, get the BAD_PAYLOAD
+ * downloads a browser). People sign in, see each other in presence (kept from the server's
+ * `__loly:presence` alone: the route pushes no list of its own), chat, get the BAD_PAYLOAD
  * banner for a message over the limit, find the room's history after a reload, read the chat
  * on a phone-sized screen, come back after a dropped connection with nothing missed, and live
  * through server restarts: the same secret brings the page back (history reloaded), another
  * one signs it out.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { networkInterfaces } from "node:os";
-import { fileURLToPath } from "node:url";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_MESSAGE_LENGTH } from "../protocol.js";
+import {
+  framesOf,
+  launchChromium,
+  presenceDiffs,
+  presenceOf,
+  say,
+  signedIn as pageSignedIn,
+  spawnChat,
+  statusIs as pageStatusIs,
+  WAIT,
+} from "./pages.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const exampleDir = fileURLToPath(new URL("..", import.meta.url));
-const WAIT = { timeout: 6000 };
 /** Long enough for socket.io-client's backoff (1 s, then 2 s, each +-50%) to try again a few times. */
 const RECONNECT_WAIT = { timeout: 15_000 };
 /** What the server signs tokens with (auth.ts reads CHAT_SECRET), so that a restart keeps them valid. */
@@ -32,34 +39,9 @@ const output: string[] = [];
 
 /** Starts `server.ts` (PORT=0: a free port); resolves the URL it prints. No HOST: its default is tested. */
 function startServer(port: number, secret: string): Promise<string> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    CHAT_SECRET: secret,
-    TSX_TSCONFIG_PATH: `${exampleDir}tsconfig.json`,
-    LOG_LEVEL: "warn",
-  };
-  delete env.HOST;
-  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: exampleDir, env, stdio: ["ignore", "pipe", "pipe"] });
-  server = proc;
-  let printed = "";
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the chat server did not start:\n${output.join("")}`)), 15_000);
-    proc.stdout?.on("data", (d: Buffer) => {
-      output.push(d.toString());
-      printed += d.toString();
-      const m = /Loly chat: open (http:\/\/\S+)/.exec(printed);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    proc.stderr?.on("data", (d: Buffer) => output.push(d.toString()));
-    proc.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the chat server exited with ${code}:\n${output.join("")}`));
-    });
-  });
+  const started = spawnChat({ PORT: String(port), CHAT_SECRET: secret }, output);
+  server = started.proc;
+  return started.url;
 }
 
 /** Stops the server as a deploy does (SIGTERM: it drains); resolves its exit code (`null`: it had to be killed). */
@@ -123,54 +105,11 @@ async function startProxy(target: URL): Promise<Proxy> {
   };
 }
 
-/**
- * Opens the page in its own browser context (viewport: `width` wide) and signs in as `name`.
- * Resolves once the connection is on WebSocket: a page closed while Engine.IO still upgrades
- * from polling leaves the server a session it only drops at the ping timeout (45 s).
- */
-async function signedIn(url: string, name: string, pageErrors: string[], width = 1000): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width, height: 800 } });
-  const page = await context.newPage();
-  page.on("pageerror", (err) => pageErrors.push(`${name}: ${err.message}`));
-  // Engine.IO's upgrade packet ("5"), sent by the client over the new WebSocket.
-  const upgraded = new Promise<void>((resolve) => {
-    page.on("websocket", (ws) => ws.on("framesent", (frame) => frame.payload === "5" && resolve()));
-  });
-  await page.goto(url);
-  await page.fill("#name", name);
-  await page.click("#signin button[type=submit]");
-  await statusIs(page, "connected");
-  // Signed in and in #general once the presence list shows us.
-  await page.locator(`#presence li[data-user="${name}"]`).waitFor(WAIT);
-  expect(await page.isVisible("#signin")).toBe(false);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    upgraded,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${name}'s connection did not upgrade to WebSocket`)), WAIT.timeout);
-    }),
-  ]).finally(() => clearTimeout(timer));
-  return page;
-}
+const signedIn = (url: string, name: string, pageErrors: string[], width = 1000): Promise<Page> =>
+  pageSignedIn(browser!, url, name, pageErrors, output, width);
 
 /** Waits until the header's connection state reads exactly `text`. */
-async function statusIs(page: Page, text: string, wait = WAIT): Promise<void> {
-  try {
-    await page.locator('[data-testid="status"]', { hasText: new RegExp(`^${text}$`) }).waitFor(wait);
-  } catch (err) {
-    const [status, banner] = await Promise.all([page.textContent("#status"), page.textContent("#error-text")]);
-    throw new Error(`the status is "${status}", not "${text}" (banner: "${banner}")\nserver output:\n${output.join("")}`, { cause: err });
-  }
-}
-
-async function say(page: Page, text: string): Promise<void> {
-  await page.fill("#text", text);
-  await page.click("#composer button[type=submit]");
-  await page.locator("#messages li.mine", { hasText: text }).waitFor(WAIT);
-}
-
-const presenceOf = (page: Page): Promise<string[]> =>
-  page.$$eval("#presence li", (lis) => lis.map((li) => (li as HTMLElement).dataset.user ?? "").sort());
+const statusIs = (page: Page, text: string, wait = WAIT): Promise<void> => pageStatusIs(page, text, output, wait);
 
 /** The texts of the messages shown (system lines left out), in order. */
 const messagesOf = (page: Page): Promise<string[]> =>
@@ -205,27 +144,9 @@ describe("examples/chat in a real browser", () => {
   let port: number;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium is missing: ${CHROMIUM} does not exist. Install Debian's package with ` +
-          "`apt-get update && apt-get install -y chromium` (.ci/run does this when it is missing).",
-      );
-    }
+    browser = await launchChromium();
     url = await startServer(0, SECRET);
     port = Number(new URL(url).port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
   });
 
   afterAll(async () => {
@@ -249,10 +170,16 @@ describe("examples/chat in a real browser", () => {
     const alice = await signedIn(url, "alice", pageErrors);
     const bob = await signedIn(url, "bob", pageErrors);
 
-    // Presence: both pages list both people in #general.
+    // Presence: both pages list both people in #general. alice learnt of bob from the server's
+    // __loly:presence diff; no other event carries who is there (the join's answer has none).
     await alice.locator('#presence li[data-user="bob"]').waitFor(WAIT);
     expect(await presenceOf(alice)).toEqual(["alice", "bob"]);
     expect(await presenceOf(bob)).toEqual(["alice", "bob"]);
+    expect(presenceDiffs(alice)).toContainEqual({ room: "general", joined: "bob" });
+    for (const frame of [...framesOf(alice), ...framesOf(bob)]) {
+      expect(frame).not.toMatch(/^42\/chat,\["presence"/);
+      if (frame.includes('"history"')) expect(frame).not.toContain('"users"');
+    }
 
     // A message from alice reaches bob (and alice).
     await alice.fill("#text", "hello bob");
@@ -284,6 +211,7 @@ describe("examples/chat in a real browser", () => {
     await alice.selectOption("#room", "random");
     await alice.locator("#room-name", { hasText: "random" }).waitFor(WAIT);
     await bob.waitForFunction(() => !document.querySelector('#presence li[data-user="alice"]'), undefined, WAIT);
+    expect(presenceDiffs(bob)).toContainEqual({ room: "general", left: "alice" });
     // each page gets its room's list pushed on its own: wait for alice's too
     await alice.waitForFunction(() => !document.querySelector('#presence li[data-user="bob"]'), undefined, WAIT);
     expect(await presenceOf(alice)).toEqual(["alice"]);
@@ -293,10 +221,11 @@ describe("examples/chat in a real browser", () => {
     await alice.locator('#presence li[data-user="bob"]').waitFor(WAIT);
     expect(await presenceOf(alice)).toEqual(["alice", "bob"]);
 
-    // bob closes his page: alice's presence list drops him.
+    // bob closes his page: alice's presence list drops him, from the server's diff.
     await bob.context().close();
     await alice.waitForFunction(() => !document.querySelector('#presence li[data-user="bob"]'), undefined, WAIT);
     expect(await presenceOf(alice)).toEqual(["alice"]);
+    expect(presenceDiffs(alice).at(-1)).toEqual({ room: "general", left: "bob" });
 
     await alice.context().close();
     expect(pageErrors).toEqual([]);

@@ -1,15 +1,24 @@
 /// <reference lib="dom" />
 /**
  * The chat page: sign in by name, pick a room, chat, watch who is there. The client is typed
- * from the server route with a type-only import: event names, payloads and results. The header
+ * from the server route with a type-only import: event names, payloads and results, and what
+ * the server sends (`on()`, from the route's `emits`). Who is in the room is the live list of
+ * `chat.presence(room)`: the server's snapshot, then its `__loly:presence` diffs. The header
  * shows the connection's state; after a reconnection that did not recover its session the page
  * reloads the room's history.
  */
-import { lolySocket, LOCAL_ERROR_CODES, LolyClientError, type LolyConnectionState, type LolySocket } from "@loly-rt/client";
+import {
+  lolySocket,
+  LOCAL_ERROR_CODES,
+  LolyClientError,
+  type LolyConnectionState,
+  type LolyPresence,
+  type LolySocket,
+} from "@loly-rt/client";
 import type chatRoute from "../app/wss/chat/events.js";
-import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type ChatServerEvents, type Room } from "../protocol.js";
+import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type Room } from "../protocol.js";
 
-type Chat = LolySocket<typeof chatRoute, ChatServerEvents>;
+type Chat = LolySocket<typeof chatRoute>;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const els = {
@@ -36,6 +45,8 @@ const TOKEN_KEY = "loly-chat-token";
 let chat: Chat | null = null;
 let me = "";
 let current: Room | null = null;
+/** The live list of `current`'s users (it resyncs itself after a reconnection). */
+let here: LolyPresence | null = null;
 /** Ids of the messages shown for `current`: one that came in the history and live is shown once. */
 let shown = new Set<number>();
 /** The join waiting for its answer, and the messages of its room that arrived before it. */
@@ -85,7 +96,7 @@ function setStatus(text: string, state: LolyConnectionState | "signed-out"): voi
   els.status.dataset.state = state;
 }
 
-function renderPresence(users: string[]): void {
+function renderPresence(users: readonly string[]): void {
   els.presence.replaceChildren(
     ...users.map((u) => {
       const li = document.createElement("li");
@@ -127,7 +138,22 @@ function setRoom(room: Room | null): void {
   els.leave.disabled = room === null;
   els.text.disabled = room === null;
   els.composer.querySelector("button")!.disabled = room === null;
-  if (room === null) renderPresence([]);
+  follow(room);
+}
+
+/** Shows the live list of `room`'s users (nobody without a room). */
+function follow(room: Room | null): void {
+  if (here !== null && here.room === room) return;
+  here?.close();
+  here = null;
+  renderPresence([]);
+  if (room === null || !chat) return;
+  const list = chat.presence(room);
+  here = list;
+  list.onChange((users) => {
+    if (here === list) renderPresence(users);
+  });
+  list.onError((err) => reportLocal(err));
 }
 
 // ---- actions ------------------------------------------------------------------------------
@@ -149,7 +175,6 @@ async function join(room: Room, again = false): Promise<void> {
     els.messages.replaceChildren();
     for (const m of [...res.history, ...pending.early].sort((a, b) => a.id - b.id)) addMessage(m);
     addLine("system", [["text", again ? `Back in #${res.room}: history reloaded.` : `You joined #${res.room}.`]]);
-    renderPresence(res.users);
   } catch (err) {
     reportLocal(err);
   } finally {
@@ -187,15 +212,12 @@ function connect(name: string, token: string): void {
   els.signout.hidden = false;
   setRoom(null);
 
-  const socket: Chat = lolySocket<typeof chatRoute, ChatServerEvents>("/chat", { auth: { token } });
+  const socket: Chat = lolySocket<typeof chatRoute>("/chat", { auth: { token } });
   chat = socket;
   setStatus("connecting…", socket.state);
   socket.on("message", (m) => {
     if (joining?.room === m.room) joining.early.push(m);
     else if (m.room === current) addMessage(m);
-  });
-  socket.on("presence", (p) => {
-    if (p.room === current) renderPresence(p.users);
   });
   socket.onError((e) => {
     if (!("refused" in e)) {

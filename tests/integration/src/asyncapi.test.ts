@@ -44,15 +44,16 @@ describe("AsyncAPI documents", () => {
     }, 30_000);
   }
 
-  it("the chat example's document has its events, acknowledgements, emits and auth", async () => {
+  it("the chat example's document has its events, acknowledgements, emits, live presence and auth", async () => {
     const doc = JSON.parse(await readFile(root("docs/asyncapi/chat.json"), "utf8"));
     expect(Object.keys(doc.operations)).toEqual([
       "chat.receive.join",
       "chat.receive.leave",
       "chat.receive.message",
       "chat.send.message",
-      "chat.send.presence",
       "chat.send.loly_error",
+      "chat.send.loly_presence",
+      "chat.receive.loly_presence",
       "chat.send.loly_offset",
     ]);
     expect(doc.channels.chat["x-loly-auth"]).toBe("required");
@@ -60,7 +61,13 @@ describe("AsyncAPI documents", () => {
     expect(doc.components.schemas["chat.client.message"]).toMatchObject({
       properties: { text: { type: "string", minLength: 1, maxLength: 500 } },
     });
-    expect(doc.components.schemas["chat.server.presence"]).toMatchObject({ properties: { users: { type: "array" } } });
+    // presence: { broadcast: true }: the diffs the server sends, and the snapshot a member asks for.
+    expect(doc.components.schemas.LolyPresenceDiff.oneOf.map((o: { required: string[] }) => o.required)).toEqual([
+      ["room", "joined"],
+      ["room", "left"],
+    ]);
+    expect(doc.components.schemas.LolyPresenceSnapshot).toMatchObject({ properties: { users: { type: "array" } } });
+    expect(doc.channels.chat.messages["server.loly_presence"].name).toBe("__loly:presence");
   });
 
   it("a document with every kind of schema, a dynamic namespace and requireAuth is valid too", async () => {
@@ -74,6 +81,7 @@ describe("AsyncAPI documents", () => {
         "/rooms/[id]": defineWssRoute({
           auth: () => ({ id: "1" }),
           requireAuth: true,
+          presence: { broadcast: true },
           emits: { moved: v.object({ to: v.pipe(v.string(), v.minLength(1)) }), at: z.date(), tree: node },
           events: {
             move: {

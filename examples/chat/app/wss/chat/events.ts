@@ -1,15 +1,18 @@
 /**
  * The `/chat` namespace: sign-in by token, one room at a time, messages checked by a zod
- * schema and rate limited, the last messages of a room given on join, and a presence list
- * pushed to a room when someone joins, leaves, drops or comes back. What the server sends is
- * declared in `emits`: every emit below is type-checked against it (and checked at run time
- * in development), and the page's `on()` is typed from it.
+ * schema and rate limited, the last messages of a room given on join, and live presence:
+ * `presence: { broadcast: true }` has the server tell a room's members on `__loly:presence`
+ * whenever a user's first socket joins it or their last one leaves (a leave, a dropped
+ * connection, or their server instance stopped), and the page keeps the list with
+ * `chat.presence(room)`; this file pushes no presence itself. What the route sends is declared
+ * in `emits`: every emit below is type-checked against it (and checked at run time in
+ * development), and the page's `on()` is typed from it.
  */
 import { LolyError, defineWssRoute, type EmitPayloads, type WssContext } from "@loly-rt/core";
 import { z } from "zod";
 import { verifyToken, type ChatUser } from "../../../auth.js";
 import { historyOf, nextMessageId, remember } from "../../../history.js";
-import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type PresenceUpdate, type Room } from "../../../protocol.js";
+import { MAX_MESSAGE_LENGTH, ROOMS, type ChatMessage, type Room } from "../../../protocol.js";
 
 /** What the server sends to the page. */
 const emits = {
@@ -21,8 +24,6 @@ const emits = {
     text: z.string().max(MAX_MESSAGE_LENGTH),
     at: z.number(),
   }),
-  /** Who is in the room now (sent on every change). */
-  presence: z.object({ room: z.enum(ROOMS), users: z.array(z.string()) }),
 };
 
 /** The context of this route's handlers and hooks: its user and its emits. */
@@ -33,21 +34,12 @@ function roomOf(ctx: ChatContext): Room | null {
   return (ctx.socket.data.room as Room | undefined) ?? null;
 }
 
-/** Sends the room's current users to everyone in it, and returns them. */
-async function pushPresence(ctx: ChatContext, room: Room): Promise<string[]> {
-  const users = (await ctx.presence.users(room)).sort((a, b) => a.localeCompare(b));
-  const update: PresenceUpdate = { room, users };
-  ctx.actions.toRoom(room).emit("presence", update);
-  return users;
-}
-
-/** Leaves the socket's room, if any, and tells the ones who stay. */
+/** Leaves the socket's room, if any (the room hears it on `__loly:presence` if that was the user's last socket there). */
 async function leaveRoom(ctx: ChatContext): Promise<void> {
   const room = roomOf(ctx);
   if (room === null) return;
   delete ctx.socket.data.room;
   await ctx.actions.leave(room);
-  await pushPresence(ctx, room);
 }
 
 export default defineWssRoute({
@@ -59,16 +51,9 @@ export default defineWssRoute({
     return user;
   },
   emits,
-  // A socket that recovered its session (it dropped and came back within recovery.windowMs) is
-  // in its room again, presence included, and got what it missed; the room last heard it left
-  // (onDisconnect below): tell the room it is back.
-  onConnect: async (ctx) => {
-    const room = roomOf(ctx);
-    if (ctx.recovered && room !== null) await pushPresence(ctx, room);
-  },
-  // The socket left the namespace: socket.io has already dropped its rooms, so leave the
-  // chat room through the actions (that updates presence) before telling the room.
-  onDisconnect: (ctx) => leaveRoom(ctx),
+  // Joins, leaves, disconnects and a recovered socket's return are announced by the server:
+  // no onConnect or onDisconnect is needed for presence.
+  presence: { broadcast: true },
   events: {
     join: {
       schema: z.object({ room: z.enum(ROOMS) }),
@@ -80,9 +65,9 @@ export default defineWssRoute({
           ctx.socket.data.room = room;
         }
         // Read after joining: a message sent meanwhile is in the history or arrives live (or both:
-        // the page drops a second copy by its id).
-        const [users, history] = await Promise.all([pushPresence(ctx, room), historyOf(ctx.state, room)]);
-        return { room, users, history };
+        // the page drops a second copy by its id). Who is there: the page's `chat.presence(room)`.
+        const history = await historyOf(ctx.state, room);
+        return { room, history };
       },
     },
     leave: async (ctx) => {
