@@ -150,6 +150,43 @@ describe("live presence: two instances", () => {
   });
 });
 
+describe("live presence: a graceful stop", () => {
+  const prefix = testPrefix("live-presence-stop");
+  let a: Instance;
+  beforeAll(async () => {
+    a = await startInstance(clusterConfig(prefix), FIXTURE);
+  });
+  afterAll(async () => {
+    closeSockets();
+    await a?.kill();
+    await deleteKeys(prefix);
+  });
+
+  it("SIGTERM: the drain's disconnects announce the instance's users leaving, once, before presence.ttlMs", async () => {
+    const c = await startInstance(clusterConfig(prefix, { shutdown: { drainMs: 200 } }), FIXTURE);
+    try {
+      const watcher = await connectTo(a, { userId: "watch" }, "/live");
+      await ask(watcher, "join", "bye");
+      const seen = diffsOf(watcher, (u) => u.startsWith("leaver-"));
+      for (const u of ["leaver-1", "leaver-2"]) await ask(await connectTo(c, { userId: u }, "/live"), "join", "bye");
+      await until(() => seen.length === 2, "two arrivals");
+      const stoppedAt = Date.now();
+      expect(await c.stop()).toBe(0);
+      await until(() => seen.length >= 4, "two departures", 3000);
+      // From the drain, not from the expiry of a stopped instance (which would take presence.ttlMs).
+      expect(Math.max(...seen.slice(2).map((d) => d.at)) - stoppedAt).toBeLessThan(PRESENCE_TTL);
+      await sleep(PRESENCE_TTL);
+      expect(plain(seen.slice(2)).sort((x, y) => String(x.left).localeCompare(String(y.left)))).toEqual([
+        { room: "bye", left: "leaver-1" },
+        { room: "bye", left: "leaver-2" },
+      ]);
+      expect(seen.length).toBe(4);
+    } finally {
+      await c.kill();
+    }
+  });
+});
+
 /**
  * The Redis commands of one join or leave, from MONITOR, for this run's prefix only (other
  * suites share the Redis): round trips (commands a client sent) and the commands scripts ran.
