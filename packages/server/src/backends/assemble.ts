@@ -109,6 +109,8 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
   const redis = await connectRedis(url, config, logger, metrics, "command");
   try {
     const version = await checkRedisVersion(redis, url, logger);
+    // Decided before anything with timers is made: a refusal leaves nothing running.
+    const pubsub = config.scale.adapter?.type === "custom" ? "classic" : pubsubOf(config, url, version, logger);
     const [{ createRedisPresence, createRedisConnectionCounter }, { createRedisRateLimitBackend }, { createRedisAdapter }] =
       await Promise.all([import("@loly-rt/presence"), import("@loly-rt/ratelimit"), import("@loly-rt/adapter-redis")]);
     const { state, owned } = await openState(config, o, async () => redis);
@@ -141,7 +143,7 @@ async function clusterBackends(config: RealtimeConfig, o: BackendOptions): Promi
       ? undefined
       : createRedisAdapter({
           ...adapterTopology(config, url),
-          pubsub: pubsubOf(config, url, version, logger),
+          pubsub,
           key: `${prefix}socket.io`,
           staleAfterMs: config.scale.commandTimeoutMs,
           onError: adapterLog.report,
@@ -192,7 +194,9 @@ function recoveryOptions(config: RealtimeConfig, restores: PendingRestores) {
 
 /**
  * How the adapter's broadcasts travel (`scale.adapter.pubsub`): `auto` is sharded when recovery
- * is off and the Redis checked at start-up (the adapter's own) runs 7 or later.
+ * is off and the adapter's Redis runs 7 or later (known when it is the Redis whose version was
+ * checked at start-up: the command connection's; an adapter on another Redis stays classic
+ * unless asked).
  */
 function pubsubOf(config: RealtimeConfig, command: RedisTopology, version: string | undefined, logger: LolyLogger): "sharded" | "classic" {
   const asked = config.scale.adapter?.pubsub ?? "auto";
