@@ -5,18 +5,12 @@ import { encode } from "notepack.io";
 import { Server } from "socket.io";
 import { io as connect, type Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
+import { eventually as pollUntil } from "../../../tests/integration/src/harness.js";
 import { redisUrl, testPrefix, testRedis } from "../../../tests/setup/redis.js";
 import { createRedisAdapter, type RedisAdapterHandle } from "./adapter.js";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!(await check())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
+/** Polls `check` every 20 ms until it holds, for at most 5 s (the integration harness's poll). */
+const eventually = (check: () => boolean | Promise<boolean>): Promise<number> => pollUntil(async () => check(), 5000, 20);
 
 interface Instance {
   io: Server;

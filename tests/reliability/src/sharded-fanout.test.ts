@@ -10,7 +10,8 @@ import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedisCluster, type OwnRedisCluster } from "../../setup/redis-cluster.js";
 import { request } from "../../../packages/server/src/test-helpers.js";
-import { startInstance, type Proc, sleep } from "./support/procs.js";
+import { eventually } from "./support/clients.js";
+import { startInstance, type Proc } from "./support/procs.js";
 
 const PREFIX = "rel-shard:";
 let cluster: OwnRedisCluster;
@@ -37,16 +38,6 @@ function connect(url: string, token: string): Promise<Socket> {
     c.once("connect", () => resolve(c));
     c.once("connect_error", (err) => reject(err));
   });
-}
-
-async function eventually<T>(check: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 8000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met in time (last: ${JSON.stringify(v)})`);
-    await sleep(50);
-  }
 }
 
 /** What an instance's adapter subscriber received so far, and in which mode. */
@@ -88,10 +79,7 @@ describe("sharded fan-out on a 3-master Redis Cluster", () => {
     for (let seq = 0; seq < PER_ROOM; seq++) for (const room of [...rooms.a, ...rooms.b]) sends.push(request(carol, "say", { room, seq }));
     expect((await Promise.all(sends)).every((r) => (r as { ok: boolean }).ok)).toBe(true);
     const own = PER_ROOM * 4;
-    await eventually(
-      () => got,
-      (g) => g.alice === own && g.bob === own,
-    );
+    await eventually(async () => got.alice === own && got.bob === own, 8000, 50);
     const delta = { a: (await received(a)).count - before.a, b: (await received(b)).count - before.b };
     // Each got its 100 and none of the other's 100 (a few cluster messages may come on top).
     expect(delta.a).toBeGreaterThanOrEqual(own);
