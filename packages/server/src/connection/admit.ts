@@ -3,7 +3,6 @@ import { withTimeout } from "@loly-rt/core/internal";
 import type { Socket } from "socket.io";
 import { errorMessage } from "../backends/bounded.js";
 import type { Outages } from "../backends/outages.js";
-import { globalBucketFor } from "../pipeline/handle.js";
 import type { CompiledRoute } from "../routes/compile.js";
 import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
@@ -70,7 +69,7 @@ export async function admit(socket: Socket, match: NamespaceMatch, route: Compil
   if (restore !== null) Object.assign(socket.data, restore.session.data);
   // Identity lives server-side only: read-only on socket.data, nothing the client sends can set it.
   fixIdentity(socket, user);
-  const rec = new SocketRecord(socket, route, shared, user, userId, ip, params, globalBucketFor(route));
+  const rec = new SocketRecord(socket, route, shared, user, userId, ip, params);
   rec.restore = restore;
   if (userId !== null) {
     await socket.join(userRoom(userId));

@@ -14,7 +14,7 @@ export async function callAuth(
 ): Promise<unknown> {
   const auth = route.route.auth as (ctx: AuthContext) => unknown;
   // The request view and logger of a socket that has no user yet.
-  const probe = new SocketRecord(socket, route, shared, null, null, ip, params, null);
+  const probe = new SocketRecord(socket, route, shared, null, null, ip, params);
   const actx: AuthContext = {
     socket: socket as unknown as WssSocket,
     get req() {

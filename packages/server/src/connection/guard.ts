@@ -89,7 +89,8 @@ export class NamespaceGuard {
     if (session.namespaces >= this.limit || !this.sessions.takeConnect(session)) return this.refuse(socket, "TOO_MANY_NAMESPACES", next);
     session.namespaces++;
     this.holding.add(socket);
-    socket.once("disconnect", this.onDisconnect);
+    // `on`, not `once`: a socket disconnects once, and `once` costs a wrapper per socket.
+    socket.on("disconnect", this.onDisconnect);
     next();
   }
 

@@ -20,7 +20,11 @@ export function giveBack(recovery: Recovery, rec: SocketRecord): Promise<void> |
   recovery.track(socket, rec.userId);
   if (restore === null) {
     const position = recovery.position(socket.nsp.name);
-    if (position !== undefined) socket.emit(OFFSET_EVENT, position);
+    // Straight to the socket, not through the adapter as `socket.emit` goes with recovery on:
+    // it is not a broadcast to keep (the log would hold one per connection for its whole
+    // window and count them against `recovery.maxEvents`, evicting real broadcasts in a
+    // connection storm), and socket.io-client takes the last string argument as its offset.
+    if (position !== undefined) (socket as unknown as RawPacketSocket).packet({ type: 2, data: [OFFSET_EVENT, position] });
     return undefined;
   }
   rec.recovered = true;

@@ -16,8 +16,13 @@ export interface Session {
   ipDecision: Promise<IpDecision> | IpDecision;
   /** Namespaces this session is connected to, plus Loly admissions in flight. */
   namespaces: number;
-  /** Namespace CONNECTs this session may still send (refilled over time); created on the first CONNECT. */
+  /**
+   * Namespace CONNECTs this session may still send (refilled over time); created on the second
+   * CONNECT, as it would stand had it been created on the first (most sessions send one).
+   */
   connects: TokenBucket | null;
+  /** When the first CONNECT was taken (monotonic ms), until the bucket exists; -1: none yet. */
+  firstConnectAt: number;
   /** Bytes queued in Engine.IO's write buffer since it was last flushed (see `transport/backpressure.ts`). */
   unsent: number;
   /** Closed for holding more than `limits.maxBufferedBytes` unsent. */
@@ -71,16 +76,33 @@ export class Sessions {
 
   /** Takes one namespace CONNECT from the session's budget; false when it is spent. */
   takeConnect(session: Session): boolean {
-    const capacity = this.config.limits.namespacesPerConnection;
-    session.connects ??= new TokenBucket({ capacity, refillPerSecond: CONNECTS_PER_SECOND });
-    return session.connects.take(1, performance.now());
+    const now = performance.now();
+    if (session.connects === null) {
+      // The first always fits (the capacity is at least 1): no bucket for a session that sends one.
+      if (session.firstConnectAt < 0) {
+        session.firstConnectAt = now;
+        return true;
+      }
+      const capacity = this.config.limits.namespacesPerConnection;
+      session.connects = new TokenBucket({ capacity, refillPerSecond: CONNECTS_PER_SECOND }, session.firstConnectAt);
+      session.connects.take(1, session.firstConnectAt);
+    }
+    return session.connects.take(1, now);
   }
 
   /** Counts a new Engine.IO session (`io.engine`'s `connection` event). */
   open(conn: EngineConn): void {
     const ip = clientIp(conn.request, this.trust);
     const acquired = this.counter.acquire(ip, this.limit);
-    const session: Session = { ip, ipDecision: "UNAVAILABLE", namespaces: 0, connects: null, unsent: 0, slow: false };
+    const session: Session = {
+      ip,
+      ipDecision: "UNAVAILABLE",
+      namespaces: 0,
+      connects: null,
+      firstConnectAt: -1,
+      unsent: 0,
+      slow: false,
+    };
     this.sessions.set(conn, session);
     session.ipDecision =
       typeof acquired === "boolean"

@@ -11,7 +11,7 @@ import { compileRoute } from "../routes/compile.js";
 import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
 import { memoryLogger } from "../test-helpers.js";
-import { globalBucketFor, handlePacket } from "./handle.js";
+import { handlePacket } from "./handle.js";
 
 /** The pipeline on a stand-in socket that records every emit with its target. */
 function harness(route: AnyWssRoute, production: boolean) {
@@ -39,7 +39,7 @@ function harness(route: AnyWssRoute, production: boolean) {
     emit: (...args: unknown[]) => sent.push({ to: "me", args }),
   };
   const compiled = compileRoute("/t", route, shared);
-  const rec = new SocketRecord(socket as never, compiled, shared, null, null, "10.0.0.1", {}, globalBucketFor(compiled));
+  const rec = new SocketRecord(socket as never, compiled, shared, null, null, "10.0.0.1", {});
   const send = (event: string, payload?: unknown): Promise<unknown> =>
     new Promise((resolve) => handlePacket(rec, [event, payload, resolve]));
   const errors = (): Array<Record<string, unknown>> => logs.filter((l) => l.level === 50);

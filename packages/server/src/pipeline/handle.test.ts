@@ -7,10 +7,14 @@ import { createMemoryRateLimitBackend } from "@loly-rt/ratelimit";
 import { resolveConfig } from "../config/index.js";
 import { createServerMetrics } from "../metrics.js";
 import { compileRoute } from "../routes/compile.js";
-import { globalBucketFor, handlePacket } from "./handle.js";
+import { attachPipeline, handlePacket } from "./handle.js";
 import type { SharedServices } from "../services.js";
 import { SocketRecord } from "../socket/record.js";
 import { memoryLogger, nextError, startServer } from "../test-helpers.js";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server } from "socket.io";
+import { io as ioClient } from "socket.io-client";
 
 /** The pipeline alone, on a stand-in socket: what it emits and acks is recorded. */
 function harness(
@@ -33,7 +37,7 @@ function harness(
   const emitted: unknown[][] = [];
   const socket = { id: "s1", nsp: { name: "/t" }, connected: true, handshake: { headers: {} }, emit: (...a: unknown[]) => emitted.push(a) };
   const compiled = compileRoute("/t", route, shared);
-  const rec = new SocketRecord(socket as never, compiled, shared, null, null, "10.0.0.1", {}, globalBucketFor(compiled));
+  const rec = new SocketRecord(socket as never, compiled, shared, null, null, "10.0.0.1", {});
   const packet = (args: unknown[]): void => handlePacket(rec, args);
   const send = (event: string, payload?: unknown): Promise<unknown> =>
     new Promise((resolve) => packet(payload === undefined ? [event, resolve] : [event, payload, resolve]));
@@ -188,4 +192,51 @@ describe("the event pipeline on its own", () => {
       await t.close();
     }
   });
+
+  for (const viaDispatch of [true, false]) {
+    it(`on a real socket ${viaDispatch ? "as its dispatch step" : "as a socket.use() middleware (a Socket.IO without dispatch)"}: onAny listeners see events first, socket.on() listeners never`, async () => {
+      const { config } = resolveConfig({}, {});
+      const shared: SharedServices = {
+        config,
+        production: false,
+        logger: memoryLogger().logger,
+        state: createMemoryStateStore(),
+        presence: createMemoryPresence(),
+        metrics: createServerMetrics(),
+        sharedLimiter: createMemoryRateLimitBackend(),
+        bounded: (p) => p,
+      };
+      const compiled = compileRoute(
+        "/",
+        defineWssRoute({
+          events: {
+            echo: (ctx) => ctx.data,
+            boom: () => {
+              throw new Error("x");
+            },
+          },
+        }),
+        shared,
+      );
+      const http = createServer();
+      const io = new Server(http);
+      const seen: string[] = [];
+      io.on("connection", (socket) => {
+        socket.onAny((event: string) => seen.push(`any:${event}`));
+        socket.on("echo", () => seen.push("listener:echo"));
+        attachPipeline(socket, new SocketRecord(socket, compiled, shared, null, null, "127.0.0.1", {}), viaDispatch);
+      });
+      await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+      const client = ioClient(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, { transports: ["websocket"] });
+      try {
+        expect(await client.timeout(5000).emitWithAck("echo", { n: 1 })).toEqual({ ok: true, data: { n: 1 } });
+        expect(await client.timeout(5000).emitWithAck("boom", {})).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+        expect(await client.timeout(5000).emitWithAck("echo", { n: 2 })).toEqual({ ok: true, data: { n: 2 } });
+        expect(seen).toEqual(["any:echo", "any:boom", "any:echo"]);
+      } finally {
+        client.close();
+        await io.close();
+      }
+    });
+  }
 });

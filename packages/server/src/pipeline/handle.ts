@@ -1,8 +1,8 @@
 import type { RateLimitDecision, RateLimitScope, ValidationResult } from "@loly-rt/core";
 import { isThenable } from "@loly-rt/core/internal";
 import { TokenBucket } from "@loly-rt/ratelimit";
-import type { Socket } from "socket.io";
-import type { CompiledEvent, CompiledRoute } from "../routes/compile.js";
+import { Socket as SocketClass, type Socket } from "socket.io";
+import type { CompiledEvent } from "../routes/compile.js";
 import type { SocketRecord } from "../socket/record.js";
 import { EventContext } from "./context.js";
 import { throttleReads } from "../transport/throttle.js";
@@ -23,11 +23,6 @@ import { fail, pipelineFailed, refuse, refuseRate, whenSettled, type Ack } from 
 const NO_NAME = "";
 /** The refusal of an event sent with more than one payload argument (SPEC 11: never dropped silently). */
 const ONE_PAYLOAD = "events take one payload";
-
-/** A new per-socket global bucket, when the global scope is per socket. */
-export function globalBucketFor(route: CompiledRoute): TokenBucket | null {
-  return route.globalScope === "socket" ? new TokenBucket(route.globalSpec) : null;
-}
 
 /** The key of a shared (`ip`/`user`) bucket: the route's global one (`event` null) or an event's. */
 function bucketKey(rec: SocketRecord, scope: RateLimitScope, event: string | null): string {
@@ -50,8 +45,9 @@ export function handlePacket(rec: SocketRecord, args: unknown[]): void {
 
   // One clock reading serves both buckets and the handler's start (sync path).
   const now = performance.now();
-  const gb = rec.globalBucket;
-  if (gb !== null) {
+  if (rec.route.globalScope === "socket") {
+    // Created full on the first event: what a bucket made at connect would hold by then.
+    const gb = (rec.globalBucket ??= new TokenBucket(rec.route.globalSpec, now));
     if (!gb.take(1, now)) {
       const retryAfterMs = gb.retryAfterMs();
       // More refusals in a row than the bucket holds: a flood, not a burst. Stop reading it a while.
@@ -194,14 +190,45 @@ function limited(
   refuseRate(rec, ctx, ev.name, ack, "event", scope, d.retryAfterMs);
 }
 
-/** Installs the pipeline on a connected socket: one middleware closure, no per-event listeners. */
-export function attachPipeline(socket: Socket, rec: SocketRecord): void {
-  socket.use((packet) => {
-    try {
-      handlePacket(rec, packet as unknown[]);
-    } catch (err) {
-      const last = (packet as unknown[])[(packet as unknown[]).length - 1];
-      pipelineFailed(rec, err, typeof last === "function" ? (last as (r: unknown) => void) : undefined);
-    }
-  });
+/** Runs one incoming packet of a socket, a pipeline error answered, never thrown into Socket.IO. */
+function runPacket(rec: SocketRecord, packet: unknown[]): void {
+  try {
+    handlePacket(rec, packet);
+  } catch (err) {
+    const last = packet[packet.length - 1];
+    pipelineFailed(rec, err, typeof last === "function" ? (last as (r: unknown) => void) : undefined);
+  }
+}
+
+/** A Socket.IO socket's own step from a decoded EVENT (after `onAny` listeners) to its middlewares and listeners. */
+type Dispatching = { dispatch?: (args: unknown[]) => void; [RECORD]?: SocketRecord };
+
+/** Where a connected socket keeps its record, for the shared `dispatch` below. */
+const RECORD = Symbol("loly.record");
+
+/**
+ * Whether Socket.IO's sockets hand each decoded event to `dispatch(args)` (4.x): then the
+ * pipeline takes that step, with no middleware array and no per-event copy of it.
+ */
+const DISPATCH = typeof (SocketClass.prototype as unknown as Dispatching).dispatch === "function";
+
+/** Every socket's `dispatch` (`this` is the socket): one function for all. */
+function dispatch(this: Dispatching, args: unknown[]): void {
+  runPacket(this[RECORD] as SocketRecord, args);
+}
+
+/**
+ * Installs the pipeline on a connected socket: the socket's `dispatch` (where Socket.IO would
+ * run `socket.use()` middlewares, then emit to `socket.on()` listeners) becomes the pipeline
+ * for the socket's record: two fields per connection, nothing per event (a `socket.use()`
+ * middleware costs a middleware array and its closure per connection, and an array copy and
+ * a closure per event). `onAny` listeners still see every event first, as they do in
+ * Socket.IO. A Socket.IO without `dispatch` gets the same pipeline as a middleware.
+ */
+export function attachPipeline(socket: Socket, rec: SocketRecord, viaDispatch = DISPATCH): void {
+  if (viaDispatch) {
+    const s = socket as unknown as Dispatching;
+    s[RECORD] = rec;
+    s.dispatch = dispatch;
+  } else socket.use((packet) => runPacket(rec, packet as unknown[]));
 }

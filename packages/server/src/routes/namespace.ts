@@ -11,11 +11,14 @@ export interface CompiledNamespace {
   /** Names of the `[param]` segments, in order. */
   paramNames: string[];
   /**
-   * The params of `name` (`{}` for a static pattern) when it matches, else `null`.
+   * The params of `name` (`{}`, frozen and shared, for a static pattern) when it matches, else `null`.
    * Values are URI-decoded (kept raw when malformed).
    */
   match(name: string): Record<string, string> | null;
 }
+
+/** The params of every static namespace: one frozen object shared by all its sockets. */
+const NO_PARAMS: Record<string, string> = Object.freeze({});
 
 const PARAM_SEGMENT = /^\[([A-Za-z_$][\w$]*)\]$/;
 
@@ -52,7 +55,7 @@ export function compileNamespace(pattern: string): CompiledNamespace {
     invalid(String(pattern), 'a namespace must start with "/" (e.g. "/chat")');
   }
   if (pattern === "/") {
-    return { pattern, dynamic: false, paramNames: [], match: (name) => (name === "/" ? {} : null) };
+    return { pattern, dynamic: false, paramNames: [], match: (name) => (name === "/" ? NO_PARAMS : null) };
   }
   const segments = pattern.slice(1).split("/");
   const paramNames: string[] = [];
@@ -76,7 +79,7 @@ export function compileNamespace(pattern: string): CompiledNamespace {
     source += `/${escapeRegex(segment)}`;
   }
   if (paramNames.length === 0) {
-    return { pattern, dynamic: false, paramNames, match: (name) => (name === pattern ? {} : null) };
+    return { pattern, dynamic: false, paramNames, match: (name) => (name === pattern ? NO_PARAMS : null) };
   }
   const regex = new RegExp(`${source}$`);
   return {

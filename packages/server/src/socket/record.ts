@@ -12,6 +12,8 @@ import type { SharedServices } from "../services.js";
  * per-event buckets) is built on first use and cached here.
  */
 export class SocketRecord {
+  /** The global bucket when `limits.scope` is `socket`, created on the socket's first event (an idle socket holds none). */
+  globalBucket: TokenBucket | null = null;
   /** Per-event buckets of `socket` scope, created on first use, by event index. */
   eventBuckets: Array<TokenBucket | undefined> | null = null;
   /** What this socket recovers (connection-state recovery), until it is given back on connect. */
@@ -24,11 +26,8 @@ export class SocketRecord {
   inFlight = 0;
   /** Global-bucket refusals since the bucket last admitted an event (a flood past `limits.burst` is throttled). */
   overflow = 0;
-  /** How many unasked-for refusals (`__loly:error` without an ack) this socket may still be sent. */
-  private refusals: TokenBucket | undefined = undefined;
-  private req: WssRequest | undefined = undefined;
-  private log: LolyLogger | undefined = undefined;
-  private presenceView: WssPresence | undefined = undefined;
+  /** What is built on first use (most sockets never need one of them): one field while idle. */
+  private lazy: Lazy | undefined = undefined;
 
   constructor(
     readonly socket: Socket,
@@ -38,21 +37,21 @@ export class SocketRecord {
     readonly userId: string | null,
     readonly ip: string,
     readonly params: Record<string, string>,
-    /** The global bucket when `limits.scope` is `socket`. */
-    readonly globalBucket: TokenBucket | null,
   ) {}
 
   /** The socket's refusal budget: the global bucket's size and rate (`limits.burst`, `limits.eventsPerSecond`). */
   refusalBudget(): TokenBucket {
-    return (this.refusals ??= new TokenBucket(this.route.globalSpec));
+    const lazy = (this.lazy ??= {});
+    return (lazy.refusals ??= new TokenBucket(this.route.globalSpec));
   }
 
   /** `ctx.req`: the handshake's headers, URL and cookies, with the client IP. */
   request(): WssRequest {
-    if (this.req === undefined) {
+    const lazy = (this.lazy ??= {});
+    if (lazy.req === undefined) {
       const hs = this.socket.handshake;
       let cookies: Record<string, string> | undefined;
-      this.req = {
+      lazy.req = {
         headers: hs.headers,
         ip: this.ip,
         url: hs.url,
@@ -61,12 +60,13 @@ export class SocketRecord {
         },
       };
     }
-    return this.req;
+    return lazy.req;
   }
 
   /** The per-socket logger: a child bound to namespace, socketId and userId. */
   logger(): LolyLogger {
-    return (this.log ??= this.shared.logger.child({
+    const lazy = (this.lazy ??= {});
+    return (lazy.log ??= this.shared.logger.child({
       namespace: this.socket.nsp.name,
       socketId: this.socket.id,
       userId: this.userId,
@@ -75,18 +75,28 @@ export class SocketRecord {
 
   /** `ctx.presence`: this namespace's presence, every call bounded by the command timeout. */
   presence(): WssPresence {
-    if (this.presenceView === undefined) {
+    const lazy = (this.lazy ??= {});
+    if (lazy.presence === undefined) {
       const { presence } = this.shared;
       const ns = this.socket.nsp.name;
       const bounded = this.shared.bounded.bind(this.shared);
-      this.presenceView = {
+      lazy.presence = {
         users: (room?: string) => bounded(presence.users(ns, room), "presence.users"),
         socketsOf: (userId: string) => bounded(presence.socketsOf(ns, String(userId)), "presence.socketsOf"),
         isOnline: (userId: string) => bounded(presence.isOnline(ns, String(userId)), "presence.isOnline"),
       };
     }
-    return this.presenceView;
+    return lazy.presence;
   }
+}
+
+/** The parts of a socket's record built on first use. */
+interface Lazy {
+  /** How many unasked-for refusals (`__loly:error` without an ack) this socket may still be sent. */
+  refusals?: TokenBucket;
+  req?: WssRequest;
+  log?: LolyLogger;
+  presence?: WssPresence;
 }
 
 /** A `cookie` header as a record (first value wins, values URI-decoded when valid), by the `cookie` package. */
