@@ -126,6 +126,31 @@ describe("recovery after a transport cut (single mode)", () => {
     expect(heard).toEqual(["while away"]);
   });
 
+  it("new connections while a client is away take no place in the log: a connection storm evicts none of its missed events", async () => {
+    // Room for the 3 missed broadcasts only: had each new socket's first offset been kept as a
+    // broadcast (as socket.emit does with recovery on), the 10 newcomers would have pushed them out.
+    const srv = await server({ recovery: { maxEvents: 3 } });
+    const alice = client(srv, "alice");
+    const bob = client(srv, "bob");
+    await Promise.all([connected(alice), connected(bob)]);
+    await request(alice, "join", "lobby");
+    const heard: number[] = [];
+    alice.on("said", (seq: number) => heard.push(seq));
+    cut(srv, alice);
+    await new Promise((r) => alice.once("disconnect", r));
+    for (let seq = 1; seq <= 3; seq++) await request(bob, "say", { to: "lobby", seq });
+    const storm = Array.from({ length: 10 }, (_, i) => client(srv, `newcomer-${i}`));
+    const offsets = await Promise.all(
+      storm.map((c) => new Promise<unknown[]>((r) => c.once("__loly:offset", (...args: unknown[]) => r(args)))),
+    );
+    // Each newcomer got its first offset, and only that (no offset of its own: it is not a kept broadcast).
+    for (const args of offsets) expect(args).toEqual([expect.any(String)]);
+    await connected(alice);
+    expect(alice.recovered).toBe(true);
+    await sleep(50);
+    expect(heard).toEqual([1, 2, 3]);
+  });
+
   it("auth runs again: a revoked user is refused (UNAUTHORIZED) and recovers nothing", async () => {
     const srv = await server();
     const alice = client(srv, "alice");
