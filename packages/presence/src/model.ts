@@ -160,9 +160,10 @@ export class PresenceModel {
     return this.namespaces.get(namespace)?.users.has(userId) ?? false;
   }
 
-  /** Every hash write needed to rebuild this instance's state from nothing. */
-  snapshot(out: ChangeList): ChangeList {
+  /** Every hash write needed to rebuild this instance's state from nothing (of the namespaces `keep` accepts, when given). */
+  snapshot(out: ChangeList, keep?: (namespace: string) => boolean): ChangeList {
     for (const [namespace, ns] of this.namespaces) {
+      if (keep !== undefined && !keep(namespace)) continue;
       const uKey = usersSuffix(namespace);
       for (const [userId, sockets] of ns.users) out.push(uKey, userId, JSON.stringify(socketList(sockets)));
       for (const [room, members] of ns.rooms) {
@@ -213,8 +214,9 @@ export class CounterModel {
     return true;
   }
 
-  snapshot(suffix: string, out: ChangeList): ChangeList {
-    for (const [ip, count] of this.counts) out.push(suffix, ip, String(count));
+  /** The counts as hash writes under `suffix` (of the IPs `keep` accepts, when given). */
+  snapshot(suffix: string, out: ChangeList, keep?: (ip: string) => boolean): ChangeList {
+    for (const [ip, count] of this.counts) if (keep === undefined || keep(ip)) out.push(suffix, ip, String(count));
     return out;
   }
 

@@ -1,7 +1,7 @@
 import type { ConnectionCounter } from "@loly-rt/core";
 import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { CounterModel } from "./model.js";
-import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistries, type RedisPresenceErrorHandler } from "./registry.js";
 import { ACQUIRE, RELEASE } from "./scripts.js";
 
 /** Options of {@link createRedisConnectionCounter}. */
@@ -65,16 +65,18 @@ const done: Promise<void> = Promise.resolve();
  */
 export function createRedisConnectionCounter(options: RedisConnectionCounterOptions): RedisConnectionCounter {
   const model = new CounterModel();
-  const registry = openRegistry("createRedisConnectionCounter", options, "conn", "connections", (out) => model.snapshot("c", out));
-  const { root, id: instanceId } = registry;
-  const ttl = registry.ttl;
+  const registries = openRegistries("createRedisConnectionCounter", options, "conn", "connections", (out, keep) =>
+    model.snapshot("c", out, keep),
+  );
+  const { id: instanceId, ttl } = registries;
 
   return {
     instanceId,
     acquire(ip: string, limit: number): Promise<boolean> {
-      if (registry.closed) return Promise.resolve(false);
+      if (registries.closed) return Promise.resolve(false);
+      const registry = registries.of(ip);
       const generation = registry.generation;
-      return registry.mutate(acquireScript, [root, instanceId, ttl, ip, limit]).then(
+      return registry.mutate(acquireScript, [registry.root, instanceId, ttl, ip, limit]).then(
         (counted) => {
           if (Number(counted) !== 1) return false; // Number(): a `stringNumbers` client answers "1"
           model.increment(ip);
@@ -90,13 +92,14 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
       );
     },
     count(ip: string): void {
-      if (registry.closed) return;
+      if (registries.closed) return;
       model.increment(ip);
-      registry.dirty = true;
+      registries.of(ip).dirty = true;
     },
     release(ip: string): Promise<void> {
-      if (registry.closed || !model.decrement(ip)) return done;
-      return registry.mutate(releaseScript, [root, instanceId, ttl, ip]).then(
+      if (registries.closed || !model.decrement(ip)) return done;
+      const registry = registries.of(ip);
+      return registry.mutate(releaseScript, [registry.root, instanceId, ttl, ip]).then(
         () => undefined,
         (err: unknown) => {
           registry.dirty = true;
@@ -105,7 +108,7 @@ export function createRedisConnectionCounter(options: RedisConnectionCounterOpti
       );
     },
     close(): Promise<void> {
-      const closing = registry.close();
+      const closing = registries.close();
       model.clear();
       return closing;
     },

@@ -2,7 +2,7 @@ import type { PresenceBackend, PresenceEntry, PresenceExpiry } from "@loly-rt/co
 import { luaScript, type RedisClientLike } from "@loly-rt/core/redis";
 import { parseRoomSuffix, PresenceModel, roomSuffix, usersSuffix, type ChangeList } from "./model.js";
 import { cursorOf } from "./lua.js";
-import { openRegistry, type RedisPresenceErrorHandler } from "./registry.js";
+import { openRegistries, type InstanceRegistry, type RedisPresenceErrorHandler } from "./registry.js";
 import { ONLINE, SOCKETS, USERS, USERS_PAGE } from "./scripts.js";
 
 /** Options of {@link createRedisPresence}. */
@@ -41,6 +41,8 @@ export interface RedisPresenceOptions {
 /** A Redis presence backend and the id under which this instance writes. */
 export interface RedisPresence extends PresenceBackend {
   readonly instanceId: string;
+  /** Always there on the Redis backend (see {@link PresenceBackend.onExpired}). */
+  onExpired(listener: (expired: PresenceExpiry[]) => void): () => void;
 }
 
 const usersScript = luaScript(USERS);
@@ -83,12 +85,24 @@ const no: Promise<boolean> = Promise.resolve(false);
  */
 export function createRedisPresence(options: RedisPresenceOptions): RedisPresence {
   const model = new PresenceModel();
-  const registry = openRegistry("createRedisPresence", options, "presence", "presence", (out) => model.snapshot(out));
-  const { root, id: instanceId } = registry;
-  const write = (out: ChangeList): Promise<void> => (out.length === 0 ? done : registry.write(out).then(() => undefined));
+  // Every change list holds one namespace's writes: they go to that namespace's registry.
+  const registries = openRegistries("createRedisPresence", options, "presence", "presence", (out, keep) => model.snapshot(out, keep));
+  const instanceId = registries.id;
+  const write = (namespace: string, out: ChangeList): Promise<void> =>
+    out.length === 0
+      ? done
+      : registries
+          .of(namespace)
+          .write(out)
+          .then(() => undefined);
   /** A join's or leave's single room write: whether it was the user's first (`sign` 1) or last (-1) entry in the room cluster-wide. */
-  const transition = (out: ChangeList, sign: 1 | -1): Promise<boolean> =>
-    out.length === 0 ? no : registry.write(out).then((made) => made.some((n) => Math.sign(n) === sign));
+  const transition = (namespace: string, out: ChangeList, sign: 1 | -1): Promise<boolean> =>
+    out.length === 0
+      ? no
+      : registries
+          .of(namespace)
+          .write(out)
+          .then((made) => made.some((n) => Math.sign(n) === sign));
   const expiryListeners = new Set<(expired: PresenceExpiry[]) => void>();
   const onReaped = (pairs: string[]): void => {
     const expired: PresenceExpiry[] = [];
@@ -100,12 +114,12 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
     for (const listener of expiryListeners) listener(expired);
   };
   /** The union of `suffix`'s fields on `instances`, a page per call. */
-  const readPages = async (instances: string[], suffix: string): Promise<string[]> => {
+  const readPages = async (registry: InstanceRegistry, instances: string[], suffix: string): Promise<string[]> => {
     const seen = new Set<string>();
     for (const instance of instances) {
       let cursor = "0";
       do {
-        const page = await registry.run(usersPageScript, [root, instance, suffix, cursor]);
+        const page = await registry.run(usersPageScript, [registry.root, instance, suffix, cursor]);
         if (!Array.isArray(page)) break;
         cursor = cursorOf(page[0]);
         for (let i = 1; i < page.length; i++) seen.add(String(page[i]));
@@ -117,55 +131,60 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
   return {
     instanceId,
     add(entry: PresenceEntry): Promise<void> {
-      if (registry.closed) return done;
+      if (registries.closed) return done;
       const out: ChangeList = [];
       model.add(entry, out);
-      return write(out);
+      return write(entry.namespace, out);
     },
     remove(namespace: string, socketId: string): Promise<string[]> {
-      if (registry.closed) return Promise.resolve([]);
+      if (registries.closed) return Promise.resolve([]);
       const out: ChangeList = [];
       model.remove(namespace, socketId, out);
       if (out.length === 0) return Promise.resolve([]);
-      return registry.write(out).then((made) => {
-        const rooms: string[] = [];
-        for (const n of made) {
-          if (n >= 0) continue;
-          const where = parseRoomSuffix(out[(-n - 1) * 3] as string);
-          if (where !== null) rooms.push(where.room);
-        }
-        return rooms;
-      });
+      return registries
+        .of(namespace)
+        .write(out)
+        .then((made) => {
+          const rooms: string[] = [];
+          for (const n of made) {
+            if (n >= 0) continue;
+            const where = parseRoomSuffix(out[(-n - 1) * 3] as string);
+            if (where !== null) rooms.push(where.room);
+          }
+          return rooms;
+        });
     },
     join(namespace: string, socketId: string, room: string): Promise<boolean> {
-      if (registry.closed) return no;
+      if (registries.closed) return no;
       const out: ChangeList = [];
       model.join(namespace, socketId, room, out);
-      return transition(out, 1);
+      return transition(namespace, out, 1);
     },
     leave(namespace: string, socketId: string, room: string): Promise<boolean> {
-      if (registry.closed) return no;
+      if (registries.closed) return no;
       const out: ChangeList = [];
       model.leave(namespace, socketId, room, out);
-      return transition(out, -1);
+      return transition(namespace, out, -1);
     },
     onExpired(listener: (expired: PresenceExpiry[]) => void): () => void {
       expiryListeners.add(listener);
-      registry.onReaped = onReaped;
+      registries.setOnReaped(onReaped);
       return () => {
         expiryListeners.delete(listener);
-        if (expiryListeners.size === 0) registry.onReaped = undefined;
+        if (expiryListeners.size === 0) registries.setOnReaped(undefined);
       };
     },
     users(namespace: string, room?: string): Promise<string[]> {
       const suffix = room === undefined ? usersSuffix(namespace) : roomSuffix(namespace, room);
-      return registry.run(usersScript, [root, suffix]).then((reply) => {
+      const registry = registries.of(namespace);
+      return registry.run(usersScript, [registry.root, suffix]).then((reply) => {
         const list = reply as unknown[];
-        return Array.isArray(list[0]) ? readPages(list[0] as string[], suffix) : (list as string[]);
+        return Array.isArray(list[0]) ? readPages(registry, list[0] as string[], suffix) : (list as string[]);
       });
     },
     socketsOf(namespace: string, userId: string): Promise<string[]> {
-      return registry.run(socketsScript, [root, usersSuffix(namespace), userId]).then((lists) => {
+      const registry = registries.of(namespace);
+      return registry.run(socketsScript, [registry.root, usersSuffix(namespace), userId]).then((lists) => {
         const parts = lists as string[];
         if (parts.length === 0) return [];
         if (parts.length === 1) return JSON.parse(parts[0] as string) as string[];
@@ -175,10 +194,11 @@ export function createRedisPresence(options: RedisPresenceOptions): RedisPresenc
       });
     },
     isOnline(namespace: string, userId: string): Promise<boolean> {
-      return registry.run(onlineScript, [root, usersSuffix(namespace), userId]).then((found) => Number(found) === 1);
+      const registry = registries.of(namespace);
+      return registry.run(onlineScript, [registry.root, usersSuffix(namespace), userId]).then((found) => Number(found) === 1);
     },
     close(): Promise<void> {
-      const closing = registry.close();
+      const closing = registries.close();
       model.clear();
       return closing;
     },

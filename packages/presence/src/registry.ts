@@ -13,6 +13,7 @@ import {
   type RunScriptOptions,
 } from "@loly-rt/core/redis";
 import { CLOSE, HEARTBEAT, REAP, REBUILD, RENEW, SWEEP } from "./instance-scripts.js";
+import { CLUSTER_GROUPS, groupOf } from "./groups.js";
 import { cursorOf, elementOf } from "./lua.js";
 import type { ChangeList } from "./model.js";
 import { planRebuild, splitWrites } from "./rebuild.js";
@@ -100,17 +101,40 @@ export interface InstanceOptions {
 }
 
 /**
- * The registry of a Redis-backed factory (`what` names it in errors): applies the defaults
- * (prefix {@link DEFAULT_KEY_PREFIX}, ttlMs 15000, a generated instance id), checks them, and roots the keys at
- * `<the client's keyPrefix><prefix><segment>:`.
+ * An instance's registries under one segment (`presence` or `conn`): one on a single Redis (or
+ * a primary behind Sentinel); on Redis Cluster, {@link CLUSTER_GROUPS} of them, one per hash
+ * tag (`{<prefix><segment>:<g>}:`), since a script touches one slot only and the scripts read
+ * across instances: a namespace (presence) or an IP (counts) lives in the group
+ * {@link groupOf} gives it, and the groups spread over the cluster's slots.
  */
-export function openRegistry(
+export interface Registries {
+  readonly id: string;
+  readonly ttl: string;
+  readonly closed: boolean;
+  /** Every registry (one, or one per group). */
+  readonly all: readonly InstanceRegistry[];
+  /** The registry `key` (a namespace, an IP) is kept in. */
+  of(key: string): InstanceRegistry;
+  /** Sets where every registry's reaped users go (see {@link InstanceRegistry.onReaped}). */
+  setOnReaped(listener: ReapListener | undefined): void;
+  /** Closes every registry. Idempotent; never rejects. */
+  close(): Promise<void>;
+}
+
+/**
+ * The registries of a Redis-backed factory (`what` names it in errors): applies the defaults
+ * (prefix {@link DEFAULT_KEY_PREFIX}, ttlMs 15000, a generated instance id), checks them, and roots the keys at
+ * `<the client's keyPrefix><prefix><segment>:` (on Redis Cluster, one root per group, each a
+ * hash tag). `snapshot` appends the hash writes that rebuild this instance's data from nothing,
+ * only those of keys `keep` accepts when it is given (a group's share).
+ */
+export function openRegistries(
   what: string,
   options: InstanceOptions,
   segment: "presence" | "conn",
   kind: string,
-  snapshot: (out: ChangeList) => ChangeList,
-): InstanceRegistry {
+  snapshot: (out: ChangeList, keep?: (key: string) => boolean) => ChangeList,
+): Registries {
   const prefix = options.prefix ?? DEFAULT_KEY_PREFIX;
   const ttlMs = options.ttlMs ?? 15_000;
   const instanceId = options.instanceId ?? defaultInstanceId();
@@ -118,24 +142,55 @@ export function openRegistry(
   if (!options.redis || typeof options.redis.evalsha !== "function") {
     throw new TypeError(`${what}: \`redis\` must be an ioredis client`);
   }
-  // On Redis Cluster every key of the root shares one hash slot (the scripts read across
-  // instances in one call): the root is a hash tag.
-  const root = isCluster(options.redis) ? `{${prefix}${segment}}:` : `${prefix}${segment}:`;
-  return new InstanceRegistry({
-    redis: options.redis,
-    root: `${clientKeyPrefix(options.redis)}${root}`,
-    instanceId,
-    ttlMs,
-    kind,
-    snapshot,
-    onError: options.onError,
-  });
+  const open = (root: string, snap: (out: ChangeList) => ChangeList): InstanceRegistry =>
+    new InstanceRegistry({
+      redis: options.redis,
+      root: `${clientKeyPrefix(options.redis)}${root}`,
+      instanceId,
+      ttlMs,
+      kind,
+      snapshot: snap,
+      onError: options.onError,
+    });
+  let all: InstanceRegistry[];
+  let of: (key: string) => InstanceRegistry;
+  if (isCluster(options.redis)) {
+    all = [];
+    for (let g = 0; g < CLUSTER_GROUPS; g++) {
+      const keep = (key: string): boolean => groupOf(key) === g;
+      all.push(open(`{${prefix}${segment}:${g}}:`, (out) => snapshot(out, keep)));
+    }
+    const groups = all;
+    of = (key) => groups[groupOf(key)] as InstanceRegistry;
+  } else {
+    const one = open(`${prefix}${segment}:`, (out) => snapshot(out));
+    all = [one];
+    of = () => one;
+  }
+  const first = all[0] as InstanceRegistry;
+  let closing: Promise<void> | undefined;
+  return {
+    id: instanceId,
+    ttl: first.ttl,
+    all,
+    of,
+    get closed() {
+      return first.closed;
+    },
+    setOnReaped(listener) {
+      for (const r of all) r.onReaped = listener;
+    },
+    close() {
+      closing ??= Promise.all(all.map((r) => r.close())).then(() => undefined);
+      return closing;
+    },
+  };
 }
 
 /** What an {@link InstanceRegistry} needs: where to write, for how long, and how to rebuild. */
 export interface RegistryOptions {
   redis: RedisClientLike;
-  /** `<prefix>presence:` or `<prefix>conn:`. */
+  /** `<prefix>presence:` or `<prefix>conn:` (on Redis Cluster, a group's hash tag: `{<prefix>presence:<g>}:`). */
   root: string;
   instanceId: string;
   ttlMs: number;

@@ -2,11 +2,12 @@
  * Lua scripts that write and read an instance's data: the presence's writes and reads, the
  * counter's acquire and release (the instance's lifecycle, heartbeat, re-assert and close, is
  * in `instance-scripts.ts`). Every script takes ARGV only (the keys are derived from the root
- * prefix and instance ids, so they target a single Redis or a primary behind Sentinel, not
- * Redis Cluster; every key lies under the root, so one hash tag could put them in one slot)
- * and reads time from Redis `TIME`.
+ * prefix and instance ids) and reads time from Redis `TIME`. Every key lies under the root: on
+ * Redis Cluster the root is a hash tag (one of 16 groups, see `groups.ts`), so a script's keys
+ * share one slot, and the script is routed by a key of that tag.
  *
- * Layout under `root` (`<prefix>presence:` or `<prefix>conn:`):
+ * Layout under `root` (`<prefix>presence:` or `<prefix>conn:`; on Redis Cluster
+ * `{<prefix>presence:<g>}:` or `{<prefix>conn:<g>}:`):
  * - `root instances`        ZSET  instanceId -> deadline (Redis ms); live = deadline >= now
  * - `root i:<id>`           STRING marker (JSON host/pid/since), PX ttl
  * - `root i:<id>:keys`      SET   names of this instance's data hashes, PX 2 * ttl

@@ -5,8 +5,9 @@
  * cluster with one replica each, started by the test; two Loly instances in their own processes
  * given only the seed nodes; clients on both, in one room, sending broadcasts and counter
  * increments with acks continuously. The key prefix is chosen so that one master serves the
- * presence slot (`{<prefix>presence}`), the per-IP counts (`{<prefix>conn}`), the counter and
- * the room (its recovery stream, or its sharded channel); that master is SIGKILLed. Once its
+ * namespace's presence group (`{<prefix>presence:<g>}`), the load address's per-IP count group
+ * (`{<prefix>conn:<g>}`), the counter and the room (its recovery stream, or its sharded
+ * channel); that master is SIGKILLed. Once its
  * replica is promoted: both instances still run, broadcasts cross instances both ways,
  * presence lists every user of both instances and follows changes, the per-IP count is right
  * and its limit holds, the counter counts, and every request sent after the recovery is
@@ -21,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest"
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { startRedisCluster, type ClusterNode, type OwnRedisCluster } from "../../setup/redis-cluster.js";
+import { groupOf } from "../../../packages/presence/src/groups.js";
 import { request } from "../../../packages/server/src/test-helpers.js";
 import { FATAL_MARKER, startInstance, type Proc, sleep } from "./support/procs.js";
 
@@ -51,15 +53,19 @@ function slotOf(key: string): number {
   return crc16(close > open + 1 ? key.slice(open + 1, close) : key) % 16384;
 }
 /**
- * The keys (one per slot) the failover hits, under `p`: presence, per-IP counts, the counter,
- * and the room "hall": the `/rel` recovery stream (classic) or the room's channel (sharded).
+ * The keys (one per slot) the failover hits, under `p`: the `/rel` presence group, the per-IP
+ * count group of the load's address `ip`, the counter, and the room "hall": the `/rel`
+ * recovery stream (classic) or the room's channel (sharded).
  */
-const hitKeys = (p: string, pubsub: "classic" | "sharded") => ({
-  presence: `{${p}presence}:x`,
-  conn: `{${p}conn}:x`,
+const hitKeys = (p: string, pubsub: "classic" | "sharded", ip: string) => ({
+  presence: `{${p}presence:${groupOf("/rel")}}:x`,
+  conn: `{${p}conn:${groupOf(ip)}}:x`,
   counter: `${p}state:counter`,
   ...(pubsub === "classic" ? { recovery: `${p}recovery:log:/rel` } : { room: `${p}socket.io#/rel#hall#` }),
 });
+
+/** The address the load's clients connect from. */
+const loadIpOf = (net: string): string => `${net}.0.1`;
 
 function connect(url: string, token: string, ip: string, extra: Record<string, unknown> = {}): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -156,12 +162,13 @@ describe.each(modes)("Redis Cluster failover under load ($pubsub pub/sub)", ({ p
     const ownerOf = (slot: number) => ranges.find(([from, to]) => slot >= from && slot <= to)?.[2][1];
     for (let i = 0; !prefix; i++) {
       const p = `rel-rf-${pubsub}${i}:`;
-      const owners = new Set(Object.values(hitKeys(p, pubsub)).map((k) => ownerOf(slotOf(k))));
+      const owners = new Set(Object.values(hitKeys(p, pubsub, loadIpOf(net))).map((k) => ownerOf(slotOf(k))));
       if (owners.size === 1) prefix = p;
     }
     // The local hash agrees with the cluster's.
-    expect(await cluster.slotOf(hitKeys(prefix, pubsub).presence)).toBe(slotOf(hitKeys(prefix, pubsub).presence));
-    victim = await cluster.primaryOf(hitKeys(prefix, pubsub).presence);
+    const { presence } = hitKeys(prefix, pubsub, loadIpOf(net));
+    expect(await cluster.slotOf(presence)).toBe(slotOf(presence));
+    victim = await cluster.primaryOf(presence);
     [a, b] = await Promise.all([startInstance(config()), startInstance(config())]);
   }, 60_000);
   afterAll(async () => {
@@ -181,7 +188,7 @@ describe.each(modes)("Redis Cluster failover under load ($pubsub pub/sub)", ({ p
     const [replica] = await cluster.replicaOf(victim);
 
     // Two users on each instance, all in the room "hall", from one address.
-    const loadIp = `${net}.0.1`;
+    const loadIp = loadIpOf(net);
     const users = ["ua1", "ua2", "ub1", "ub2"];
     const socks = await Promise.all(users.map((u, i) => connect(i < 2 ? a.url : b.url, u, loadIp, { auth: { token: u, room: "hall" } })));
     const received = heard(socks);
@@ -199,7 +206,7 @@ describe.each(modes)("Redis Cluster failover under load ($pubsub pub/sub)", ({ p
     await request(socks[2] as Socket, "say", { room: "hall", seq: 0 });
     const direct = new Redis({ port: victim.port, host: "127.0.0.1", lazyConnect: true });
     try {
-      for (const [part, key] of Object.entries(hitKeys(prefix, pubsub))) {
+      for (const [part, key] of Object.entries(hitKeys(prefix, pubsub, loadIpOf(net)))) {
         // A room's channel is no key: the victim has subscribers on it.
         const used =
           part === "room"
