@@ -9,6 +9,7 @@ import { ClusterCommands } from "./cluster/commands.js";
 import { resolveConfig } from "./config/index.js";
 import { checkServerOptions, ioPassThrough } from "./config/server-options.js";
 import { Connections } from "./connection/lifecycle.js";
+import { engineEventHook } from "./connection/engine.js";
 import { NamespaceGuard } from "./connection/guard.js";
 import { allowRequest, corsOptions, originAllowList } from "./connection/origin.js";
 import { Sessions } from "./connection/sessions.js";
@@ -163,9 +164,13 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   const drain = new Drain(config, logger);
   const sessions = new Sessions(config, backends.counter, outages);
   const backpressure = new Backpressure(sessions, config.limits.maxBufferedBytes, metrics, logger);
+  const hookEvents = engineEventHook(
+    (conn, packet) => backpressure.packet(conn as never, packet),
+    (conn) => sessions.closed(conn as never),
+  );
   io.engine?.on("connection", (conn) => {
     sessions.open(conn);
-    backpressure.watch(conn);
+    hookEvents(conn);
   });
   const reaper = new NamespaceReaper(io);
   const guard = new NamespaceGuard(

@@ -17,8 +17,12 @@ export function connectError(code: ConnectErrorCode): Error & { data: { code: Co
  * CONNECTs faster than its budget refills, gets `TOO_MANY_NAMESPACES`.
  */
 export class NamespaceGuard {
-  /** Sockets that hold one of their session's namespace slots. */
-  private readonly holding = new WeakSet<Socket>();
+  /**
+   * Marks a socket that holds one of its session's namespace slots: a property of the socket
+   * (true while it holds it; a WeakSet entry would cost more per socket), named by a symbol of
+   * this server's own.
+   */
+  private readonly holds = Symbol("loly.holds");
   private readonly guarded = new WeakSet<object>();
   /** Guarded dynamic parents: their children are guarded by the middleware they copied. */
   private readonly parents: Array<{ readonly children: Set<Namespace> }> = [];
@@ -63,7 +67,10 @@ export class NamespaceGuard {
 
   /** Frees a socket's namespace slot (it left, or a later middleware refused it). Idempotent. */
   release(socket: Socket): void {
-    if (!this.holding.delete(socket)) return;
+    const marks = socket as unknown as Record<symbol, boolean | undefined>;
+    if (marks[this.holds] !== true) return;
+    // false rather than `delete`: a deleted property turns the socket's properties into a dictionary.
+    marks[this.holds] = false;
     const session = this.sessions.get(socket.conn as unknown as EngineConn);
     if (session) session.namespaces--;
   }
@@ -88,7 +95,7 @@ export class NamespaceGuard {
     }
     if (session.namespaces >= this.limit || !this.sessions.takeConnect(session)) return this.refuse(socket, "TOO_MANY_NAMESPACES", next);
     session.namespaces++;
-    this.holding.add(socket);
+    (socket as unknown as Record<symbol, boolean>)[this.holds] = true;
     // `on`, not `once`: a socket disconnects once, and `once` costs a wrapper per socket.
     socket.on("disconnect", this.onDisconnect);
     next();

@@ -27,6 +27,8 @@ export interface Session {
   unsent: number;
   /** Closed for holding more than `limits.maxBufferedBytes` unsent. */
   slow: boolean;
+  /** Counted in the per-IP count: released when the session closes. */
+  counted: boolean;
 }
 
 /** How fast a session's CONNECT budget refills, per second (its capacity is `limits.namespacesPerConnection`). */
@@ -39,12 +41,14 @@ const CONNECTS_PER_SECOND = 1;
  * within `scale.commandTimeoutMs` decides by `limits.onStoreError` (`deny`: `UNAVAILABLE`).
  */
 export class Sessions {
-  private readonly sessions = new WeakMap<EngineConn, Session>();
+  /**
+   * Where a connection's session is kept: a property of the Engine.IO connection (a WeakMap
+   * entry would cost more per connection), named by a symbol of this server's own.
+   */
+  private readonly key = Symbol("loly.session");
   private readonly limit: number;
   private readonly allowOnError: boolean;
   private readonly timeoutMs: number;
-  /** One `close` listener for every session (`this` is the session): nothing allocated per session. */
-  private readonly release: (this: EngineConn) => void;
   /** `trustProxy`, compiled. */
   private readonly trust: TrustFn;
 
@@ -57,16 +61,23 @@ export class Sessions {
     this.allowOnError = config.limits.onStoreError === "allow";
     this.timeoutMs = config.scale.commandTimeoutMs;
     this.trust = compileTrust(config.trustProxy);
-    const sessions = this.sessions;
-    this.release = function (this: EngineConn): void {
-      const ip = sessions.get(this)?.ip;
-      if (ip !== undefined) void Promise.resolve(counter.release(ip)).catch(() => undefined);
-    };
   }
 
   /** The session of an Engine.IO connection (`undefined`: opened before the server listened to them). */
   get(conn: EngineConn): Session | undefined {
-    return this.sessions.get(conn);
+    return (conn as unknown as Record<symbol, Session | undefined>)[this.key];
+  }
+
+  /** The Engine.IO connection closed (its `close` event): its per-IP count is released. */
+  closed(conn: EngineConn): void {
+    const session = this.get(conn);
+    if (session?.counted !== true) return;
+    session.counted = false;
+    this.release(session.ip);
+  }
+
+  private release(ip: string): void {
+    void Promise.resolve(this.counter.release(ip)).catch(() => undefined);
   }
 
   /** The client IP of a request, by `trustProxy`. */
@@ -102,18 +113,26 @@ export class Sessions {
       firstConnectAt: -1,
       unsent: 0,
       slow: false,
+      counted: false,
     };
-    this.sessions.set(conn, session);
+    (conn as unknown as Record<symbol, Session>)[this.key] = session;
     session.ipDecision =
       typeof acquired === "boolean"
         ? this.settle(conn, acquired ? "admitted" : "TOO_MANY_CONNECTIONS")
         : this.decideLater(conn, ip, acquired);
   }
 
-  /** Admitted: released when the session closes. Refused: closed soon even if it never sends a CONNECT. */
+  /**
+   * Admitted: counted, released when the session closes (at once when it closed while the count
+   * answered; admitted by policy while the counter is down, it counts too: the counter re-asserts
+   * it). Refused: closed soon even if it never sends a CONNECT.
+   */
   private settle(conn: EngineConn, decision: IpDecision): IpDecision {
-    if (decision === "admitted") conn.on("close", this.release);
-    else closeAfter(conn, REFUSED_SESSION_MS);
+    if (decision === "admitted") {
+      const session = this.get(conn);
+      if (session !== undefined) session.counted = true;
+      if (conn.readyState === "closed") this.closed(conn);
+    } else closeAfter(conn, REFUSED_SESSION_MS);
     return decision;
   }
 
@@ -144,7 +163,7 @@ export class Sessions {
             decided = ok ? "admitted" : "TOO_MANY_CONNECTIONS";
             this.outages.recovered("connections");
             resolve(this.settle(conn, decided));
-          } else if (ok && (decided !== "admitted" || closed())) this.release.call(conn); // counted late: after a refusal, or after the session closed
+          } else if (ok && (decided !== "admitted" || closed())) this.release(ip); // counted late: after a refusal, or after the session closed
         },
         (err: unknown) => {
           if (decided === undefined) {

@@ -7,7 +7,6 @@ interface EngineSession {
   readonly id: string;
   readonly writeBuffer: readonly unknown[];
   readonly transport?: { readonly name?: string; readonly socket?: { readonly bufferedAmount?: number; terminate?(): void } };
-  on(event: "packetCreate", fn: (packet: { data?: unknown }) => void): unknown;
   close(discard?: boolean): void;
 }
 
@@ -27,34 +26,26 @@ function sizeOf(data: unknown): number {
  * reads cannot grow the server's memory.
  */
 export class Backpressure {
-  /** One `packetCreate` listener for every session (`this` is the session). */
-  private readonly onPacket: (this: EngineSession, packet: { data?: unknown }) => void;
-
   constructor(
-    sessions: Sessions,
-    maxBytes: number,
+    private readonly sessions: Sessions,
+    private readonly maxBytes: number,
     private readonly metrics: ServerMetrics,
     private readonly logger: LolyLogger,
-  ) {
-    const self = this;
-    this.onPacket = function (this: EngineSession, packet): void {
-      const session = sessions.get(this as never);
-      if (session === undefined || session.slow) return;
-      // An empty write buffer was just flushed: what is queued starts again from this packet.
-      if (this.writeBuffer.length === 0) session.unsent = 0;
-      session.unsent += sizeOf(packet.data);
-      if (session.unsent <= maxBytes && this.writeBuffer.length === 0) return;
-      const held = session.unsent + (this.transport?.socket?.bufferedAmount ?? 0);
-      if (held > maxBytes) {
-        session.slow = true;
-        self.closeSlow(this, held, maxBytes);
-      }
-    };
-  }
+  ) {}
 
-  /** Watches a new Engine.IO session (`io.engine`'s `connection` event, after `Sessions.open`). */
-  watch(conn: EngineSession): void {
-    conn.on("packetCreate", this.onPacket);
+  /** A packet is being queued on a session (its `packetCreate` event, see `engineEventHook`). */
+  packet(conn: EngineSession, packet: { data?: unknown }): void {
+    const session = this.sessions.get(conn as never);
+    if (session === undefined || session.slow) return;
+    // An empty write buffer was just flushed: what is queued starts again from this packet.
+    if (conn.writeBuffer.length === 0) session.unsent = 0;
+    session.unsent += sizeOf(packet.data);
+    if (session.unsent <= this.maxBytes && conn.writeBuffer.length === 0) return;
+    const held = session.unsent + (conn.transport?.socket?.bufferedAmount ?? 0);
+    if (held > this.maxBytes) {
+      session.slow = true;
+      this.closeSlow(conn, held, this.maxBytes);
+    }
   }
 
   private closeSlow(conn: EngineSession, held: number, maxBytes: number): void {
