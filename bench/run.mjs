@@ -9,6 +9,7 @@
  *   pnpm bench echo rtt             # only scenarios 1 and 2 (names or numbers: 1 2)
  *   pnpm bench echo --profile       # + a CPU profile of the Loly server under scenario 1's load
  *   pnpm bench memory --heap-diff   # + what one more idle connection holds, by constructor
+ *                                   # (also scenario 9: pnpm bench connections --heap-diff)
  *   pnpm bench --rounds 7           # override the number of rounds
  *   pnpm bench rolling --clients 300  # scenario 7 with 300 clients instead of 1000
  *   pnpm bench rolling --drain-ms 1000 --work-ms 20  # its shutdown.drainMs and handler time
@@ -1129,6 +1130,15 @@ async function connectionsRound(kind, p, round) {
     await Promise.all(workers.map((g) => g.next("ready", 60_000)));
     await sleep(500);
     const base = await server.proc.ask({ type: "heap" }, "heap", 60_000);
+    const snapshot = async (count) => {
+      if (!heapDiffFlag || round > 0) return;
+      const dir = join(BENCH_DIR, "results", "heap");
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `conn-${kind}-${count}.heapsnapshot`);
+      await server.proc.ask({ type: "heap-snapshot", file }, "heap-snapshot-written", 600_000);
+      (out.snapshots ??= []).push({ n: count, file });
+    };
+    await snapshot(0);
     const c0 = await cpuMark(server);
     const r0 = meter?.snapshot();
     for (const g of workers) g.send({ type: "go" });
@@ -1161,6 +1171,7 @@ async function connectionsRound(kind, p, round) {
     // null: the server was out of file descriptors and could not read /proc.
     out.rssPerConn = held.rss === null || base.rss === null ? NaN : (held.rss - base.rss) / out.connected;
     out.heapHeldMB = held.heapUsed / 2 ** 20;
+    await snapshot(out.connected);
     out.rssHeldMB = held.rss === null ? NaN : held.rss / 2 ** 20;
     // The idle window: whole heartbeat intervals of presence (ttlMs / 3), the connections held,
     // in slices of one interval each (the first may still hold a one-off re-assert).
@@ -1279,7 +1290,18 @@ async function connectionsScenario(p) {
     row("per heartbeat interval: bytes to Redis", "B", NONE, L("heartbeatBytesUp"), null),
     row("per heartbeat interval: bytes from Redis", "B", NONE, L("heartbeatBytesDown"), null),
   ];
+  let heap;
+  if (heapDiffFlag) {
+    heap = {};
+    for (const kind of ["plain", "loly"]) {
+      const [a, b] = results[kind][0]?.snapshots ?? [];
+      if (!a || !b) continue;
+      const d = heapDiff(a.file, b.file, b.n - a.n);
+      heap[kind] = { from: a.n, to: b.n, total: d.total, rows: d.rows.slice(0, 25) };
+    }
+  }
   return {
+    heap,
     id: 9,
     title:
       `${fmt(p.connections)} idle signed-in websocket connections on one instance (Loly: cluster mode, presence and connection counts in Redis), ` +

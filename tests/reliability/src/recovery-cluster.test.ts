@@ -112,6 +112,8 @@ describe("recovery in cluster mode (Redis log and sessions, two processes, a bal
     const [a, b] = await instances();
     const alice = await client(a, "alice", { delayMs: 800 });
     const bob = await client(b, "bob");
+    // The note is kept with the session when the join rewrites it.
+    expect((await ask(alice, "note", "kept")).ok).toBe(true);
     expect((await ask(alice, "join", "lobby")).ok).toBe(true);
     const got = heard(alice);
     const idBefore = alice.id;
@@ -126,6 +128,7 @@ describe("recovery in cluster mode (Redis log and sessions, two processes, a bal
     await connected(alice);
     expect(alice.recovered).toBe(true);
     expect(alice.id).toBe(idBefore);
+    expect((await ask(alice, "noted", null)).data).toEqual({ note: "kept", user: "alice" });
     await ask(bob, "say", { room: "lobby", seq: 7 });
     await eventually(() => got.length >= 7);
     await sleep(100);

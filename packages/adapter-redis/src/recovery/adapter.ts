@@ -53,11 +53,13 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
   private readonly held = new Map<string, Array<{ offset: [number, number] | null; deliver: () => void }>>();
   /** The offset of the broadcast being delivered (set while the stock adapter hands it to `apply`). */
   private delivering: string | undefined;
-  /** Live sockets whose session is kept: their private session id, user and data. */
-  private readonly tracked = new Map<
-    string,
-    { pid: string; userId: string | null; data: () => Record<string, unknown>; dropped: boolean }
-  >();
+  /**
+   * Live sockets whose session is kept: socket id -> private session id (rooms, user and data
+   * are read from the socket at each write: nothing more is kept per socket).
+   */
+  private readonly tracked = new Map<string, string>();
+  /** Tracked sockets that dropped: their session was left for recovery (`persistSession`). */
+  private readonly dropped = new Set<string>();
   private dirty: Set<string> | null = null;
   private readonly fallback: LocalFallback;
   private readonly onLogged: (pattern: Buffer, channel: Buffer, msg: Buffer) => void;
@@ -212,9 +214,12 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
     for (const [sid, fence] of this.fences) if (compareStreamIds(at, fence) >= 0) this.fences.delete(sid);
   }
 
-  /** Keeps this socket's session in Redis while it lives (and after, if it drops); `data` is read at each write. */
-  track(sid: string, pid: string, userId: string | null, data: () => Record<string, unknown>): void {
-    this.tracked.set(sid, { pid, userId, data, dropped: false });
+  /**
+   * Keeps this socket's session in Redis while it lives (and after, if it drops): its rooms,
+   * and its data and user as `describe` reads them from the socket, at each write.
+   */
+  track(sid: string, pid: string): void {
+    this.tracked.set(sid, pid);
     this.markDirty(sid);
   }
 
@@ -232,16 +237,15 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
     super.delAll(id);
     this.held.delete(id);
     this.fences.delete(id);
-    const entry = this.tracked.get(id);
-    if (entry === undefined) return;
+    const pid = this.tracked.get(id);
+    if (pid === undefined) return;
     this.tracked.delete(id);
     this.dirty?.delete(id);
-    if (!entry.dropped) this.recovery.sessions.forget(entry.pid);
+    if (!this.dropped.delete(id)) this.recovery.sessions.forget(pid);
   }
 
   override persistSession(session: { sid: string; pid: string; rooms: Iterable<unknown>; data: unknown }): void {
-    const entry = this.tracked.get(session.sid);
-    if (entry) entry.dropped = true;
+    if (this.tracked.has(session.sid)) this.dropped.add(session.sid);
     this.recovery.sessions.dropped(this.recovery.describe(this.nspName, session));
   }
 
@@ -262,11 +266,12 @@ export class RecoveringRedisAdapter extends FreshRedisAdapter {
         const dirty = this.dirty ?? new Set<string>();
         this.dirty = null;
         const sids = (this as unknown as { sids: Map<string, Set<string>> }).sids;
+        const sockets = (this.nsp as { sockets: Map<string, { data?: unknown }> }).sockets;
         for (const id of dirty) {
-          const entry = this.tracked.get(id);
-          if (entry === undefined || entry.dropped) continue;
-          const rooms = [...(sids.get(id) ?? [])];
-          this.recovery.sessions.keep({ sid: id, pid: entry.pid, nsp: this.nspName, rooms, userId: entry.userId, data: entry.data() });
+          const pid = this.tracked.get(id);
+          const socket = sockets.get(id);
+          if (pid === undefined || socket === undefined || this.dropped.has(id)) continue;
+          this.recovery.sessions.keep(this.recovery.describe(this.nspName, { sid: id, pid, rooms: sids.get(id) ?? [], data: socket.data }));
         }
       });
     }

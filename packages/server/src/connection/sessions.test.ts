@@ -63,6 +63,8 @@ describe("sessions", () => {
     const conn = open();
     counter.answer(true);
     expect(await sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("admitted");
+    // The decision is kept, not the promise that brought it.
+    expect(sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("admitted");
     conn.shut();
     conn.emit("close", "again");
     expect(counter.released).toEqual(["10.1.2.3"]);

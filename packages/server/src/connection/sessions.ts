@@ -128,8 +128,10 @@ export class Sessions {
    * it). Refused: closed soon even if it never sends a CONNECT.
    */
   private settle(conn: EngineConn, decision: IpDecision): IpDecision {
+    const session = this.get(conn);
+    // The decision itself from now on, not the promise that brought it (a promise per connection for its life).
+    if (session !== undefined) session.ipDecision = decision;
     if (decision === "admitted") {
-      const session = this.get(conn);
       if (session !== undefined) session.counted = true;
       if (conn.readyState === "closed") this.closed(conn);
     } else closeAfter(conn, REFUSED_SESSION_MS);

@@ -7,14 +7,6 @@ function adapterOf(socket: Socket): RecoveringRedisAdapter {
   return socket.nsp.adapter as unknown as RecoveringRedisAdapter;
 }
 
-/** `socket.data` as a session keeps it: without `user` (the auth hook sets it again). */
-function dataOf(socket: Socket): () => Record<string, unknown> {
-  return () => {
-    const { user: _user, ...data } = (socket.data ?? {}) as Record<string, unknown>;
-    return data;
-  };
-}
-
 /**
  * The cluster's store: the log and sessions `@loly-rt/adapter-redis` keeps in Redis. A new
  * socket gets a private session id named after this instance; every connected socket's session
@@ -27,7 +19,8 @@ export function clusterStore(log: RedisRecoveryLog, sessions: RedisRecoverySessi
     newPid: () => sessions.newPid(),
     hold: (socket) => adapterOf(socket).hold(socket.id),
     release: (socket, caughtUpTo) => adapterOf(socket).release(socket.id, caughtUpTo),
-    track: (socket, userId) => adapterOf(socket).track(socket.id, (socket as unknown as { pid: string }).pid, userId, dataOf(socket)),
+    // The session keeps `socket.data` without `user` (the auth hook sets it again): the adapter's `describe` hook.
+    track: (socket) => adapterOf(socket).track(socket.id, (socket as unknown as { pid: string }).pid),
     // Redis expires what the window let go.
     sweep: () => undefined,
   };
