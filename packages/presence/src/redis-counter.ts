@@ -11,6 +11,8 @@ export interface RedisConnectionCounterOptions {
   /**
    * The cluster's name: keys live under `${prefix}conn:` (after the client's ioredis
    * `keyPrefix`, if it has one).
+   * On Redis Cluster (an ioredis `Cluster` client) they are split into 16 groups by client IP,
+   * each a hash tag of its own: `{${prefix}conn:<g>}:`.
    * @default "loly:"
    */
   prefix?: string;

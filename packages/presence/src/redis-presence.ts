@@ -16,6 +16,8 @@ export interface RedisPresenceOptions {
   /**
    * The cluster's name: keys live under `${prefix}presence:` (after the client's ioredis
    * `keyPrefix`, if it has one). Instances with the same Redis and prefix see each other.
+   * On Redis Cluster (an ioredis `Cluster` client) they are split into 16 groups by namespace,
+   * each a hash tag of its own: `{${prefix}presence:<g>}:`.
    * @default "loly:"
    */
   prefix?: string;
