@@ -24,8 +24,11 @@ afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
 
-/** `count` instances on one sharded key, each its own Socket.IO server and adapter handle. */
-async function startInstances(count: number, key: string): Promise<Instance[]> {
+/**
+ * `count` instances on one sharded key, each its own Socket.IO server and adapter handle;
+ * `already` instances run on the key before them (the new ones hear those too).
+ */
+async function startInstances(count: number, key: string, already = 0): Promise<Instance[]> {
   const out: Instance[] = [];
   for (let i = 0; i < count; i++) {
     const handle = createRedisAdapter({ url: redisUrl(), key, pubsub: "sharded", requestsTimeout: 1000 });
@@ -37,8 +40,8 @@ async function startInstances(count: number, key: string): Promise<Instance[]> {
     cleanups.push(() => new Promise<void>((r) => void io.close(() => r())));
     out.push({ io, http, port: (http.address() as AddressInfo).port, handle });
   }
-  // Every namespace channel listens: the instances hear each other.
-  await eventually(async () => (await serverCount(out[0] as Instance)) === count);
+  // Every namespace channel listens: the instances hear each other (and the ones already there).
+  await eventually(async () => (await serverCount(out[0] as Instance)) === count + already);
   return out;
 }
 
@@ -221,7 +224,7 @@ describe("createRedisAdapter({ pubsub: 'sharded' })", () => {
     } finally {
       redis.disconnect();
     }
-    const other = await startInstances(1, key);
+    const other = await startInstances(1, key, 1);
     io.on("connection", (socket) => void socket.join("r"));
     const member = await client(instance);
     await eventually(async () => (await channelsOf(key)).includes(`${key}#/#r#`));
