@@ -71,3 +71,19 @@ export function readyPort(proc: ChildProcess, output: string[], exited: Promise<
     });
   });
 }
+
+/**
+ * A test whose hooks time out never stops what it started, and the test runner ends its process
+ * with a signal (no `exit` handler runs): a small watchdog (`sh`, detached) SIGKILLs `child`
+ * once this process is gone, and then removes `dir` when given. It ends on its own when the
+ * child does.
+ */
+export function killWithThisProcess(child: ChildProcess, dir?: string): void {
+  if (child.pid === undefined) return;
+  const script =
+    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 0.5; done; kill -9 "$2" 2>/dev/null; [ -n "$3" ] && rm -rf "$3"';
+  spawn("sh", ["-c", script, "loly-test-watchdog", String(process.pid), String(child.pid), dir ?? ""], {
+    detached: true,
+    stdio: "ignore",
+  }).unref();
+}

@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { Cluster, Redis } from "ioredis";
+import { killWithThisProcess } from "./child.js";
 import { freePort } from "./redis-server.js";
 
 const run = promisify(execFile);
@@ -372,21 +373,6 @@ export async function startRedisCluster(masters = 3, replicas = 0, options: Star
   }
 }
 
-/**
- * A test whose hooks time out never calls `stop()`, and the test runner ends its process with a
- * signal (no `exit` handler runs): a small watchdog (`sh`, detached) SIGKILLs the node once
- * this process is gone, and removes the cluster's folder. It ends on its own when the node does.
- */
-function watchParent(node: ChildProcess, clusterDir: string): void {
-  if (node.pid === undefined) return;
-  const script =
-    'while kill -0 "$1" 2>/dev/null; do kill -0 "$2" 2>/dev/null || exit 0; sleep 0.5; done; kill -9 "$2" 2>/dev/null; rm -rf "$3"';
-  spawn("sh", ["-c", script, "redis-cluster-watchdog", String(process.pid), String(node.pid), clusterDir], {
-    detached: true,
-    stdio: "ignore",
-  }).unref();
-}
-
 /** Starts one cluster node in `nodeDir` (its `nodes.conf` keeps its identity across restarts); resolves once it answers PING. */
 async function spawnNode(port: number, nodeDir: string, nodeTimeoutMs: number): Promise<ChildProcess> {
   const proc = spawn(
@@ -422,7 +408,7 @@ async function spawnNode(port: number, nodeDir: string, nodeTimeoutMs: number): 
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  watchParent(proc, dirname(nodeDir));
+  killWithThisProcess(proc, dirname(nodeDir));
   let stderr = "";
   proc.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   proc.once("error", (err) => (stderr += String(err)));

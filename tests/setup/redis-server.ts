@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { killWithThisProcess } from "./child.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -27,6 +28,7 @@ export async function startRedisServer(port: number): Promise<ChildProcess> {
     stdio: "ignore",
   });
   child.once("error", () => undefined);
+  killWithThisProcess(child);
   const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on("error", () => undefined);
   try {

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { io, type Socket } from "socket.io-client";
 import { defineWssRoute } from "@loly-rt/core";
+import { killWithThisProcess } from "../../setup/child.js";
 import { startRedisCluster, type OwnRedisCluster } from "../../setup/redis-cluster.js";
 import { freePort, startRedisServer, stopRedisServer } from "../../setup/redis-server.js";
 import { request, startServer } from "../../../packages/server/src/test-helpers.js";
@@ -185,6 +186,7 @@ describe("Redis Sentinel", () => {
     const conf = join(dir, "sentinel.conf");
     writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor lolytest 127.0.0.1 ${masterPort} 1\n`);
     const sentinel = spawn("redis-server", [conf, "--sentinel"], { stdio: "ignore" });
+    killWithThisProcess(sentinel, dir);
     try {
       await sleep(500);
       const route = defineWssRoute({ events: { bump: (ctx) => ctx.state.incr("bumps") } });
