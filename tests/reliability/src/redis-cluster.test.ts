@@ -93,13 +93,17 @@ describe("cluster mode on a 3-master Redis Cluster", () => {
     await cluster?.stop();
   });
 
-  it("room broadcasts cross instances, the counter is exact, presence sees both", { timeout: 30_000 }, async () => {
+  it("room broadcasts and toUser cross instances, the counter is exact, presence sees both", { timeout: 30_000 }, async () => {
     const alice = await connect(a.url, "alice");
     const bob = await connect(b.url, "bob");
     expect((await request(alice, "join", "lobby")).ok).toBe(true);
     const said = new Promise<{ seq: number; via: number }>((r) => alice.once("said", r));
     await request(bob, "say", { room: "lobby", seq: 1 });
     expect(await said).toEqual({ seq: 1, via: b.proc.pid });
+    // toUser reaches the user's socket on the other instance.
+    const told = new Promise<{ seq: number; via: number }>((r) => alice.once("told", r));
+    expect((await request(bob, "tell", { user: "alice", seq: 2 })).ok).toBe(true);
+    expect(await told).toEqual({ seq: 2, via: b.proc.pid });
     const counts = await Promise.all(Array.from({ length: 40 }, (_, i) => request(i % 2 ? alice : bob, "incr")));
     expect(counts.every((c) => c.ok)).toBe(true);
     expect(Math.max(...counts.map((c) => c.data as number))).toBe(40);

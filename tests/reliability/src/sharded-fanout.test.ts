@@ -116,10 +116,19 @@ describe("sharded fan-out on a 3-master Redis Cluster", () => {
       { seq: 7, via: c.proc.pid },
       { seq: 7, via: c.proc.pid },
     ]);
-    // fetchSockets over the cluster sees the three of them.
-    const all = await c.call<{ instances: number; results: Array<{ userId: string | null }>; missing: string[] }>("fetchSockets", {
-      filter: {},
-    });
+    // toUser from C reaches the user's socket on A (its user room's channel, on its shard).
+    const told = new Promise((r) => dave.once("told", r));
+    expect((await request(frank, "tell", { user: "dave", seq: 8 })).ok).toBe(true);
+    expect(await told).toEqual({ seq: 8, via: c.proc.pid });
+    // fetchSockets over the cluster sees the three of them (once C has heard both others: an
+    // instance forgets one it has not heard for presence.ttlMs, 1.5 s here, which a loaded CI
+    // machine has reached).
+    type Fetched = { instances: number; results: Array<{ userId: string | null }>; missing: string[] };
+    let all: Fetched = { instances: 0, results: [], missing: [] };
+    await eventually(async () => {
+      all = await c.call<Fetched>("fetchSockets", { filter: {} });
+      return all.instances === 3;
+    }, 5000);
     expect(all.missing).toEqual([]);
     expect(all.instances).toBe(3);
     expect(all.results.map((s) => s.userId)).toEqual(expect.arrayContaining(["dave", "erin", "frank"]));
