@@ -24,6 +24,10 @@ export class NamespaceGuard {
    */
   private readonly holds = Symbol("loly.holds");
   private readonly guarded = new WeakSet<object>();
+  /** Namespaces of Loly's routes: their lifecycle releases the slot at disconnect (one listener, not two). */
+  private readonly served = new WeakSet<Namespace>();
+  /** Served dynamic parents: their children are served too. */
+  private readonly servedParents: Array<{ readonly children: Set<Namespace> }> = [];
   /** Guarded dynamic parents: their children are guarded by the middleware they copied. */
   private readonly parents: Array<{ readonly children: Set<Namespace> }> = [];
   private readonly limit: number;
@@ -65,6 +69,21 @@ export class NamespaceGuard {
     if (children instanceof Set) this.parents.push({ children });
   }
 
+  /**
+   * Guards a namespace of one of Loly's routes, whose lifecycle calls {@link release} when a
+   * socket leaves (the guard then adds no `disconnect` listener of its own).
+   */
+  serve(nsp: Namespace): void {
+    this.served.add(nsp);
+    const children = (nsp as unknown as { children?: Set<Namespace> }).children;
+    if (children instanceof Set) this.servedParents.push({ children });
+    this.protect(nsp);
+  }
+
+  private isServed(nsp: Namespace): boolean {
+    return this.served.has(nsp) || this.servedParents.some((p) => p.children.has(nsp));
+  }
+
   /** Frees a socket's namespace slot (it left, or a later middleware refused it). Idempotent. */
   release(socket: Socket): void {
     const marks = socket as unknown as Record<symbol, boolean | undefined>;
@@ -97,7 +116,7 @@ export class NamespaceGuard {
     session.namespaces++;
     (socket as unknown as Record<symbol, boolean>)[this.holds] = true;
     // `on`, not `once`: a socket disconnects once, and `once` costs a wrapper per socket.
-    socket.on("disconnect", this.onDisconnect);
+    if (!this.isServed(socket.nsp)) socket.on("disconnect", this.onDisconnect);
     next();
   }
 

@@ -40,6 +40,8 @@ export class Connections {
     this.pending = new PendingWork(deps.logger, deps.shared.config.handlerTimeoutMs);
     const self = this;
     this.onDisconnect = function (this: Socket, reason: string): void {
+      // The guard's namespace slot first (it adds no listener of its own on a route's socket).
+      guard.release(this);
       // Socket.IO's own name for it: a drain closes the transport, which Socket.IO calls "forced close".
       self.left(this, reason === "forced close" && draining() ? "server shutting down" : String(reason));
     };
@@ -56,7 +58,7 @@ export class Connections {
     this.patterns.set(nsp, route.pattern);
     const children = (nsp as unknown as { children?: Set<Namespace> }).children;
     if (children instanceof Set) this.dynamic.push({ children, pattern: route.pattern });
-    this.guard.protect(nsp);
+    this.guard.serve(nsp);
     nsp.use((socket, next) => {
       admit(socket, match, route, this.deps).then(
         (rec) => {
