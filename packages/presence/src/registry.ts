@@ -111,8 +111,6 @@ export interface Registries {
   readonly id: string;
   readonly ttl: string;
   readonly closed: boolean;
-  /** Every registry (one, or one per group). */
-  readonly all: readonly InstanceRegistry[];
   /** The registry `key` (a namespace, an IP) is kept in. */
   of(key: string): InstanceRegistry;
   /** Sets where every registry's reaped users go (see {@link InstanceRegistry.onReaped}). */
@@ -172,7 +170,6 @@ export function openRegistries(
   return {
     id: instanceId,
     ttl: first.ttl,
-    all,
     of,
     get closed() {
       return first.closed;

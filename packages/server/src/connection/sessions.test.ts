@@ -39,12 +39,13 @@ function slowCounter() {
 
 const quiet = { warn() {}, info() {}, debug() {}, error() {} } as unknown as LolyLogger;
 
-function sessionsWith(counter: ReturnType<typeof slowCounter>) {
+/** A Sessions with a slow counter, whose connections are hooked as the server hooks them. */
+function sessionsWithSlowCounter() {
+  const counter = slowCounter();
   const { config } = resolveConfig({ limits: { connectionsPerIp: 5 } }, {});
   const sessions = new Sessions(config, counter, new Outages(quiet));
-  const packets: unknown[] = [];
   const hook = engineEventHook(
-    (_conn, packet) => packets.push(packet.data),
+    () => undefined,
     (conn) => sessions.closed(conn as unknown as EngineConn),
   );
   const open = (): Conn => {
@@ -53,40 +54,38 @@ function sessionsWith(counter: ReturnType<typeof slowCounter>) {
     hook(conn as never);
     return conn;
   };
-  return { sessions, open, packets };
+  const decision = (conn: Conn) => sessions.get(conn as unknown as EngineConn)?.ipDecision;
+  return { counter, open, decision };
 }
 
 describe("sessions", () => {
   it("an admitted session is released once when it closes", async () => {
-    const counter = slowCounter();
-    const { sessions, open } = sessionsWith(counter);
+    const { counter, open, decision } = sessionsWithSlowCounter();
     const conn = open();
     counter.answer(true);
-    expect(await sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("admitted");
+    expect(await decision(conn)).toBe("admitted");
     // The decision is kept, not the promise that brought it.
-    expect(sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("admitted");
+    expect(decision(conn)).toBe("admitted");
     conn.shut();
     conn.emit("close", "again");
     expect(counter.released).toEqual(["10.1.2.3"]);
   });
 
   it("a session that closed while its count was answering is released when it answers", async () => {
-    const counter = slowCounter();
-    const { sessions, open } = sessionsWith(counter);
+    const { counter, open, decision } = sessionsWithSlowCounter();
     const conn = open();
     conn.shut();
     expect(counter.released).toEqual([]);
     counter.answer(true);
-    expect(await sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("admitted");
+    expect(await decision(conn)).toBe("admitted");
     expect(counter.released).toEqual(["10.1.2.3"]);
   });
 
   it("a refused session is not released", async () => {
-    const counter = slowCounter();
-    const { sessions, open } = sessionsWith(counter);
+    const { counter, open, decision } = sessionsWithSlowCounter();
     const conn = open();
     counter.answer(false);
-    expect(await sessions.get(conn as unknown as EngineConn)?.ipDecision).toBe("TOO_MANY_CONNECTIONS");
+    expect(await decision(conn)).toBe("TOO_MANY_CONNECTIONS");
     conn.shut();
     expect(counter.released).toEqual([]);
   });
